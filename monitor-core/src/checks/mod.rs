@@ -1,0 +1,163 @@
+//! The kinds of check, and the [`Prober`] that runs one check once.
+//!
+//! Each kind lives in its own module and decides pass/fail there:
+//! [`http`] (with its assertions in `http/expect.rs`), [`tls`], [`dns`], [`tcp`],
+//! [`icmp`] and [`push`]. Connection set-up shared by several kinds is in `net.rs`.
+//!
+//! A run never panics into the caller: a panic inside a check becomes a result
+//! with error kind `internal`, and every run is bounded by the check's timeout.
+
+pub mod dns;
+pub mod http;
+pub mod icmp;
+mod net;
+pub mod push;
+pub mod tcp;
+pub mod tls;
+
+pub use net::IpVersion;
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+use crate::result::{ms, CheckError, CheckResult, ErrorKind, Observed, Phases, Status};
+use crate::spec::{CheckKind, CheckSpec, Verdict};
+
+/// Runs checks once each, sharing what is worth sharing between runs: TLS root
+/// stores, one DNS resolver per nameserver, ICMP sockets and the push board.
+///
+/// Cheap to clone; clones share everything. Must be used inside a tokio runtime.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use monitor_core::{spec::CheckSpec, Prober, Status};
+/// let prober = Prober::new();
+/// let check = CheckSpec::from_value(serde_json::json!({
+///     "name": "home", "kind": "http", "url": "http://127.0.0.1:8080/health",
+///     "expect": { "status": 200, "json": { "$.status": "UP" } }
+/// })).unwrap();
+/// let result = prober.run(&check).await;
+/// println!("{} is {}", result.check, result.status);
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct Prober {
+    inner: Arc<Shared>,
+}
+
+/// Resources shared by every run of a [`Prober`].
+#[derive(Default)]
+struct Shared {
+    /// rustls client configurations, one per trust store (and ALPN set).
+    tls: tls::TlsConfigs,
+    /// DNS resolvers, one per nameserver and protocol, reused across runs.
+    resolvers: dns::Resolvers,
+    /// ICMP clients (one socket per address family), opened on first use.
+    pingers: icmp::Pingers,
+    /// Heartbeats received for push checks.
+    pushes: push::PushBoard,
+}
+
+/// Extra time the engine allows a check beyond its own timeout before giving up on
+/// it: each kind enforces `timeout` itself, this only guards against a stuck future.
+const TIMEOUT_GUARD: Duration = Duration::from_millis(500);
+
+/// The state of one run: its deadline, and what it measured so far.
+pub(crate) struct Run {
+    pub(crate) timeout: Duration,
+    pub(crate) deadline: Instant,
+    pub(crate) started: Instant,
+    pub(crate) phases: Phases,
+    pub(crate) observed: Observed,
+    pub(crate) verdict: Verdict,
+}
+
+impl Run {
+    /// Awaits `fut` until the run's deadline; past it, a timeout naming `phase`.
+    pub(crate) async fn within<F: Future>(&self, phase: &str, fut: F) -> Result<F::Output, CheckError> {
+        tokio::time::timeout_at(self.deadline, fut).await.map_err(|_| CheckError::timeout(self.timeout, phase))
+    }
+}
+
+impl Prober {
+    /// A prober with empty caches.
+    pub fn new() -> Prober {
+        Prober::default()
+    }
+
+    /// Runs `check` once and returns its result. Never panics and never takes
+    /// (much) longer than the check's timeout.
+    pub async fn run(&self, check: &CheckSpec) -> CheckResult {
+        let at = Utc::now();
+        let started = Instant::now();
+        let mut run = Run {
+            timeout: check.timeout,
+            deadline: started + check.timeout,
+            started,
+            phases: Phases::default(),
+            observed: Observed::default(),
+            verdict: Verdict::default(),
+        };
+        let probe = AssertUnwindSafe(self.probe(check, &mut run)).catch_unwind();
+        let outcome = tokio::time::timeout(check.timeout + TIMEOUT_GUARD, probe).await;
+        let error = match outcome {
+            Err(_) => Some(CheckError::timeout(check.timeout, "the check to finish")),
+            Ok(Err(panic)) => Some(CheckError::new(ErrorKind::Internal, format!("check panicked: {}", panic_message(&panic)))),
+            Ok(Ok(Err(e))) => Some(e),
+            Ok(Ok(Ok(()))) => run.verdict.failures.first().map(CheckError::assertion),
+        };
+        let status = match (&error, run.verdict.warnings.is_empty()) {
+            (Some(_), _) => Status::Down,
+            (None, false) => Status::Degraded,
+            (None, true) => Status::Up,
+        };
+        CheckResult {
+            check: check.name.clone(),
+            service: check.service.clone(),
+            kind: check.kind_name().to_string(),
+            status,
+            at,
+            duration_ms: ms(started.elapsed()),
+            phases: run.phases,
+            observed: run.observed,
+            error,
+            failed_assertions: run.verdict.failures,
+            warnings: run.verdict.warnings,
+        }
+    }
+
+    /// Records a heartbeat for the push check named `check`.
+    ///
+    /// `ok = false` marks the check down until the next successful push; `message`
+    /// is kept with the result (for example, what a failing backup job reported).
+    pub fn push(&self, check: &str, ok: bool, message: Option<String>) {
+        self.inner.pushes.record(check, ok, message);
+    }
+
+    async fn probe(&self, check: &CheckSpec, run: &mut Run) -> Result<(), CheckError> {
+        match &check.kind {
+            CheckKind::Http(c) => c.probe(&self.inner.tls, run).await,
+            CheckKind::Tls(c) => c.probe(&self.inner.tls, run).await,
+            CheckKind::Dns(c) => c.probe(&self.inner.resolvers, run).await,
+            CheckKind::Tcp(c) => c.probe(run).await,
+            CheckKind::Icmp(c) => c.probe(&self.inner.pingers, run).await,
+            CheckKind::Push(c) => c.probe(&check.name, check.interval, &self.inner.pushes, run),
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_string()
+    }
+}
+

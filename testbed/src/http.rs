@@ -180,7 +180,11 @@ async fn redirect_absolute(req: Request) -> Response {
         .extensions()
         .get::<Scheme>()
         .map(|s| s.0)
-        .or_else(|| req.uri().scheme_str().map(|s| if s == "https" { "https" } else { "http" }))
+        .or_else(|| {
+            req.uri()
+                .scheme_str()
+                .map(|s| if s == "https" { "https" } else { "http" })
+        })
         .unwrap_or("http");
     let host = req
         .headers()
@@ -205,46 +209,134 @@ async fn endless() -> Response {
         .into_response()
 }
 
-/// Gzip of 64 MiB of zeros, compressed once per process.
+/// Gzip of 64 MiB of zeros, built once per process.
 fn gzip_bomb_bytes() -> Bytes {
     static BOMB: OnceLock<Bytes> = OnceLock::new();
-    BOMB.get_or_init(|| {
-        const BLOCK: usize = 1024 * 1024;
-        let zeros = vec![0u8; BLOCK];
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity(128 * 1024),
-            flate2::Compression::best(),
-        );
-        for _ in 0..GZIP_BOMB_INFLATED_LEN / BLOCK {
-            io::Write::write_all(&mut enc, &zeros).expect("gzip into memory");
-        }
-        Bytes::from(enc.finish().expect("gzip into memory"))
-    })
-    .clone()
+    BOMB.get_or_init(|| Bytes::from(gzip_of_zeros_64mib())).clone()
 }
 
 async fn gzip_bomb() -> Response {
-    // The first call compresses 64 MiB; keep that off the async worker threads.
-    let body = match tokio::task::spawn_blocking(gzip_bomb_bytes).await {
-        Ok(body) => body,
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
     (
         [
             (header::CONTENT_TYPE, "text/plain"),
             (header::CONTENT_ENCODING, "gzip"),
         ],
-        body,
+        gzip_bomb_bytes(),
     )
         .into_response()
+}
+
+/// CRC-32 of 64 MiB of zero bytes (`zlib.crc32(bytes(64 << 20))`).
+const ZEROS_64MIB_CRC32: u32 = 0xb2eb_30ed;
+
+/// LSB-first bit writer for a DEFLATE stream (RFC 1951).
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u32,
+    len: u32,
+}
+
+impl BitWriter {
+    /// Writes the low `count` bits of `value`, least significant first (header fields, extra bits).
+    fn bits(&mut self, value: u32, count: u32) {
+        for i in 0..count {
+            self.acc |= ((value >> i) & 1) << self.len;
+            self.len += 1;
+            if self.len == 8 {
+                self.out.push(self.acc as u8);
+                self.acc = 0;
+                self.len = 0;
+            }
+        }
+    }
+
+    /// Writes a Huffman code of `len` bits, most significant bit first.
+    fn code(&mut self, code: u32, len: u32) {
+        for i in (0..len).rev() {
+            self.bits((code >> i) & 1, 1);
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.len > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// A gzip member whose content is [`GZIP_BOMB_INFLATED_LEN`] zero bytes, ~64 KiB compressed.
+///
+/// Compressing 64 MiB with a general-purpose encoder takes over a second in debug builds, so
+/// the DEFLATE stream is written directly: one dynamic-Huffman block whose literal/length code
+/// has only three symbols (literal 0 = `10`, end-of-block = `11`, length 258 = `0`) and whose
+/// distance code maps distance 1 to `0`. Each 258-byte run then costs 2 bits, the best ratio
+/// DEFLATE allows (~1032:1), and building the body takes microseconds.
+fn gzip_of_zeros_64mib() -> Vec<u8> {
+    const MAX_MATCH: usize = 258;
+    // Enough leading literals that the rest is a whole number of 258-byte matches.
+    let literals = 1 + (GZIP_BOMB_INFLATED_LEN - 1) % MAX_MATCH;
+    let matches = (GZIP_BOMB_INFLATED_LEN - literals) / MAX_MATCH;
+
+    let mut w = BitWriter {
+        out: Vec::with_capacity(GZIP_BOMB_INFLATED_LEN / 1000),
+        acc: 0,
+        len: 0,
+    };
+    // Gzip header: magic, CM=deflate, no flags, mtime 0, XFL 0, OS unknown.
+    w.out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+
+    // Block header: BFINAL=1, BTYPE=2 (dynamic Huffman).
+    w.bits(1, 1);
+    w.bits(2, 2);
+    w.bits(286 - 257, 5); // HLIT: literal/length codes 0..=285
+    w.bits(2 - 1, 5); // HDIST: distance codes 0..=1
+    w.bits(19 - 4, 4); // HCLEN: all 19 code-length code lengths follow
+    // Code-length code: symbol 18 -> `0`, 1 -> `10`, 2 -> `11` (lengths 1, 2, 2).
+    const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+    for sym in ORDER {
+        let len = match sym {
+            18 => 1,
+            1 | 2 => 2,
+            _ => 0,
+        };
+        w.bits(len, 3);
+    }
+    let (cl_18, cl_1, cl_2) = ((0, 1), (0b10, 2), (0b11, 2));
+    // Literal/length code lengths: 0 -> 2, 1..=255 -> 0, 256 -> 2, 257..=284 -> 0, 285 -> 1.
+    w.code(cl_2.0, cl_2.1);
+    w.code(cl_18.0, cl_18.1);
+    w.bits(138 - 11, 7); // 138 zeros
+    w.code(cl_18.0, cl_18.1);
+    w.bits(117 - 11, 7); // 117 zeros (255 in total)
+    w.code(cl_2.0, cl_2.1);
+    w.code(cl_18.0, cl_18.1);
+    w.bits(28 - 11, 7); // 28 zeros
+    w.code(cl_1.0, cl_1.1);
+    // Distance code lengths: 0 -> 1, 1 -> 1.
+    w.code(cl_1.0, cl_1.1);
+    w.code(cl_1.0, cl_1.1);
+
+    // Data: literal zeros, then runs of 258 at distance 1 (`0` + `0`), then end of block.
+    for _ in 0..literals {
+        w.code(0b10, 2);
+    }
+    for _ in 0..matches {
+        w.code(0b00, 2);
+    }
+    w.code(0b11, 2);
+
+    let mut out = w.finish();
+    out.extend_from_slice(&ZEROS_64MIB_CRC32.to_le_bytes());
+    out.extend_from_slice(&(GZIP_BOMB_INFLATED_LEN as u32).to_le_bytes());
+    out
 }
 
 async fn gzip_json() -> Response {
     static GZ: OnceLock<Bytes> = OnceLock::new();
     let body = GZ
         .get_or_init(|| {
-            let mut enc =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             io::Write::write_all(&mut enc, GZIP_JSON_BODY.as_bytes()).expect("gzip into memory");
             Bytes::from(enc.finish().expect("gzip into memory"))
         })
@@ -324,7 +416,10 @@ async fn text() -> Response {
 async fn headers() -> Response {
     (
         [
-            (header::HeaderName::from_static("x-version"), HeaderValue::from_static("1.4.2")),
+            (
+                header::HeaderName::from_static("x-version"),
+                HeaderValue::from_static("1.4.2"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         "ok",
@@ -381,7 +476,10 @@ pub async fn serve_http(router: Option<Router>) -> io::Result<HttpTarget> {
         .layer(Extension(Scheme("http")));
     let mut tasks = Tasks::default();
     tasks.spawn(serve_plain(listener, router));
-    Ok(HttpTarget { addr, _tasks: tasks })
+    Ok(HttpTarget {
+        addr,
+        _tasks: tasks,
+    })
 }
 
 async fn serve_plain(listener: TcpListener, router: Router) {
@@ -476,13 +574,12 @@ async fn serve_tls(listener: TcpListener, acceptor: TlsAcceptor, router: Router)
         let acceptor = acceptor.clone();
         async move {
             let _ = stream.set_nodelay(true);
-            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                .await
-            {
-                Ok(Ok(tls)) => tls,
-                // Handshake failed (e.g. the client rejected the certificate) or timed out.
-                _ => return,
-            };
+            let tls =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => tls,
+                    // Handshake failed (e.g. the client rejected the certificate) or timed out.
+                    _ => return,
+                };
             serve_connection(tls, builder, router).await;
         }
     })
@@ -557,4 +654,27 @@ fn cert_not_after(der: &CertificateDer<'_>) -> io::Result<SystemTime> {
     } else {
         SystemTime::UNIX_EPOCH - secs
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_constant_matches_64_mib_of_zeros() {
+        let mut crc = flate2::Crc::new();
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..GZIP_BOMB_INFLATED_LEN / zeros.len() {
+            crc.update(&zeros);
+        }
+        assert_eq!(crc.sum(), ZEROS_64MIB_CRC32);
+    }
+
+    #[test]
+    fn json_10k_size() {
+        let doc = json_10k_body();
+        assert!((10_000..=11_000).contains(&doc.len()), "{}", doc.len());
+        let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+        assert_eq!(v["count"], v["items"].as_array().unwrap().len());
+    }
 }

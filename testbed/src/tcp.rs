@@ -54,7 +54,9 @@ impl TcpTargets {
 
         let listener = crate::bind_tcp().await?;
         let banner = listener.local_addr()?;
-        tasks.spawn(crate::accept_loop(listener, |stream, _| banner_conn(stream)));
+        tasks.spawn(crate::accept_loop(listener, |stream, _| {
+            banner_conn(stream)
+        }));
 
         let listener = crate::bind_tcp().await?;
         let echo = listener.local_addr()?;
@@ -62,7 +64,9 @@ impl TcpTargets {
 
         let listener = crate::bind_tcp().await?;
         let silent = listener.local_addr()?;
-        tasks.spawn(crate::accept_loop(listener, |stream, _| silent_conn(stream)));
+        tasks.spawn(crate::accept_loop(listener, |stream, _| {
+            silent_conn(stream)
+        }));
 
         let closed = crate::bind_tcp().await?.local_addr()?;
 

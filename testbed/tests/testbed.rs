@@ -18,7 +18,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
-use upwatch_testbed::{dns, http, tcp, Testbed, TestCerts};
+use upwatch_testbed::{dns, http, tcp, TestCerts, Testbed};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -96,7 +96,10 @@ async fn tls_connect(
 }
 
 fn cert_error(err: &std::io::Error) -> rustls::CertificateError {
-    match err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+    match err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
         Some(rustls::Error::InvalidCertificate(e)) => e.clone(),
         other => panic!("expected a certificate error, got {other:?} ({err})"),
     }
@@ -148,7 +151,10 @@ async fn http_routes() {
     assert_eq!(parts.status, 302);
     assert_eq!(parts.headers["location"], "/redirect/2");
     let (parts, body) = get_full(addr, "/redirect/0").await;
-    assert_eq!((parts.status.as_u16(), &body[..]), (200, &b"redirected"[..]));
+    assert_eq!(
+        (parts.status.as_u16(), &body[..]),
+        (200, &b"redirected"[..])
+    );
     let (parts, _) = get_full(addr, "/redirect-absolute").await;
     assert_eq!(parts.status, 302);
     assert_eq!(parts.headers["location"], format!("http://{addr}/health"));
@@ -164,7 +170,11 @@ async fn http_routes() {
 
     let (parts, body) = get_full(addr, "/json/10k").await;
     assert_eq!(parts.headers["content-type"], "application/json");
-    assert!((10_000..=11_000).contains(&body.len()), "len {}", body.len());
+    assert!(
+        (10_000..=11_000).contains(&body.len()),
+        "len {}",
+        body.len()
+    );
     let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(doc["status"], "UP");
     let items = doc["items"].as_array().unwrap();
@@ -398,7 +408,9 @@ async fn https_negotiates_h2_via_alpn() {
         now - Duration::from_secs(60),
         now + Duration::from_secs(3600),
     );
-    let target = upwatch_testbed::serve_https(None, &cert, &key).await.unwrap();
+    let target = upwatch_testbed::serve_https(None, &cert, &key)
+        .await
+        .unwrap();
     assert_eq!(target.url("/x"), format!("https://{}/x", target.addr));
     assert_eq!(target.cert_pem, cert);
 
@@ -430,7 +442,9 @@ async fn https_negotiates_h2_via_alpn() {
 
     // A custom router can be served too.
     let custom = axum::Router::new().route("/hi", axum::routing::get(|| async { "hi" }));
-    let target = upwatch_testbed::serve_https(Some(custom), &cert, &key).await.unwrap();
+    let target = upwatch_testbed::serve_https(Some(custom), &cert, &key)
+        .await
+        .unwrap();
     let tls = tls_connect(ca_roots(&certs), target.addr, "localhost")
         .await
         .unwrap();
@@ -541,10 +555,7 @@ async fn check_zone(server: SocketAddr, tcp: bool) {
 
     let msg = q("www.upwatch.test.", RecordType::A).await;
     assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
-    assert_eq!(
-        answers(&msg, RecordType::A),
-        ["192.0.2.10", "192.0.2.11"]
-    );
+    assert_eq!(answers(&msg, RecordType::A), ["192.0.2.10", "192.0.2.11"]);
     let msg = q("www.upwatch.test.", RecordType::AAAA).await;
     assert_eq!(answers(&msg, RecordType::AAAA), ["2001:db8::10"]);
 
@@ -615,10 +626,7 @@ async fn check_zone(server: SocketAddr, tcp: bool) {
     }
 
     let msg = q("alias.upwatch.test.", RecordType::A).await;
-    assert_eq!(
-        answers(&msg, RecordType::CNAME),
-        ["www.upwatch.test."]
-    );
+    assert_eq!(answers(&msg, RecordType::CNAME), ["www.upwatch.test."]);
 
     let msg = q("ns1.upwatch.test.", RecordType::A).await;
     assert_eq!(answers(&msg, RecordType::A), ["127.0.0.1"]);
@@ -646,9 +654,11 @@ async fn dns_blackhole_never_answers() {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(&bytes, target.blackhole).await.unwrap();
     let mut buf = [0u8; 512];
-    assert!(timeout(Duration::from_millis(300), sock.recv_from(&mut buf))
-        .await
-        .is_err());
+    assert!(
+        timeout(Duration::from_millis(300), sock.recv_from(&mut buf))
+            .await
+            .is_err()
+    );
 
     let mut stream = TcpStream::connect(target.blackhole).await.unwrap();
     let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
@@ -671,12 +681,22 @@ async fn tcp_targets() {
     let stream = TcpStream::connect(targets.banner).await.unwrap();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    timeout(T, reader.read_line(&mut line)).await.unwrap().unwrap();
+    timeout(T, reader.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(line, "SSH-2.0-upwatch_testbed\r\n");
     assert_eq!(line, tcp::BANNER);
-    reader.get_mut().write_all(b"hello\r\nPING\r\n").await.unwrap();
+    reader
+        .get_mut()
+        .write_all(b"hello\r\nPING\r\n")
+        .await
+        .unwrap();
     line.clear();
-    timeout(T, reader.read_line(&mut line)).await.unwrap().unwrap();
+    timeout(T, reader.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(line, "PONG\r\n");
 
     // echo
@@ -689,7 +709,10 @@ async fn tcp_targets() {
         .unwrap();
     for expected in ["PONG\r\n", "hello there\r\n", "PONG\r\n"] {
         line.clear();
-        timeout(T, reader.read_line(&mut line)).await.unwrap().unwrap();
+        timeout(T, reader.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(line, expected);
     }
 

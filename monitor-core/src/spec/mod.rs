@@ -205,10 +205,15 @@ fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
     }
     o.finish(p);
 
-    // Names are unique: results, pushes and history are keyed by them.
-    for (i, c) in checks.iter().enumerate() {
-        if let Some(first) = checks[..i].iter().position(|o| o.name == c.name) {
-            p.push(format!("{}.name", c.path), format!("{:?} is already used by checks[{first}]", c.name));
+    // Names are unique: results, pushes and history are keyed by them. Judged on the
+    // raw values so a duplicate is reported even when the check has other problems.
+    if let Some(Value::Array(items)) = value.get("checks") {
+        let names: Vec<Option<&str>> = items.iter().map(|c| c.get("name").and_then(Value::as_str)).collect();
+        for (i, name) in names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            if let Some(first) = names[..i].iter().position(|n| n == &Some(*name)) {
+                p.push(format!("checks[{i}].name"), format!("{name:?} is already used by checks[{first}]"));
+            }
         }
     }
     for (i, s) in services.iter().enumerate() {
@@ -288,8 +293,6 @@ pub struct CheckSpec {
     pub kind: CheckKind,
     /// The spec as written, `${VAR}` unexpanded, so serializing it never leaks a secret.
     source: Value,
-    /// Where the check was in its file (`checks[2]`), for cross-check errors.
-    path: String,
 }
 
 /// The kinds of check, each with its own settings.
@@ -316,6 +319,8 @@ pub(crate) struct Common {
 }
 
 const KINDS: &[&str] = &["http", "tls", "dns", "tcp", "icmp", "push"];
+/// Every spelling `kind` accepts (`ping` and `heartbeat` are aliases).
+const KIND_NAMES: &[&str] = &["http", "https", "tls", "dns", "tcp", "icmp", "ping", "push", "heartbeat"];
 
 impl CheckSpec {
     /// Validates one check given as a JSON value; paths in errors start at the check (`expect.status`).
@@ -422,6 +427,7 @@ fn read_check(value: &Value, path: &str, env: EnvLookup, p: &mut Problems) -> Op
     let enabled = o.bool("enabled", p).unwrap_or(true);
 
     let common = Common { interval };
+    let known_kind = kind.as_deref().is_some_and(|k| KIND_NAMES.contains(&k));
     let kind = match kind.as_deref() {
         Some("http") | Some("https") => HttpCheck::read(&mut o, &common, p).map(CheckKind::Http),
         Some("tls") => TlsCheck::read(&mut o, &common, p).map(CheckKind::Tls),
@@ -435,8 +441,8 @@ fn read_check(value: &Value, path: &str, env: EnvLookup, p: &mut Problems) -> Op
         }
         None => None,
     };
-    // Without a kind the other fields cannot be judged; don't report them as unknown.
-    if kind.is_some() {
+    // Without a known kind the other fields cannot be judged; don't report them as unknown.
+    if known_kind {
         o.finish(p);
     }
     Some(CheckSpec {
@@ -451,6 +457,5 @@ fn read_check(value: &Value, path: &str, env: EnvLookup, p: &mut Problems) -> Op
         enabled,
         kind: kind?,
         source,
-        path: path.to_string(),
     })
 }

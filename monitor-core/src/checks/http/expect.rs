@@ -92,7 +92,12 @@ impl Pattern {
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
             .map(|regex| Pattern { source: source.to_string(), regex })
-            .map_err(|e| format!("invalid regular expression: {e}"))
+            .map_err(|e| {
+                // The regex crate's message spans lines (pattern, caret, reason); keep the reason.
+                let text = e.to_string();
+                let reason = text.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+                format!("invalid regular expression ({reason})")
+            })
     }
 
     /// Whether the pattern matches somewhere in `haystack`.

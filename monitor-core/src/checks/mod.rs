@@ -103,13 +103,10 @@ impl Prober {
             observed: Observed::default(),
             verdict: Verdict::default(),
         };
-        let probe = AssertUnwindSafe(self.probe(check, &mut run)).catch_unwind();
-        let outcome = tokio::time::timeout(check.timeout + TIMEOUT_GUARD, probe).await;
+        let outcome = guarded(check.timeout, self.probe(check, &mut run)).await;
         let error = match outcome {
-            Err(_) => Some(CheckError::timeout(check.timeout, "the check to finish")),
-            Ok(Err(panic)) => Some(CheckError::new(ErrorKind::Internal, format!("check panicked: {}", panic_message(&panic)))),
-            Ok(Ok(Err(e))) => Some(e),
-            Ok(Ok(Ok(()))) => run.verdict.failures.first().map(CheckError::assertion),
+            Err(e) => Some(e),
+            Ok(()) => run.verdict.failures.first().map(CheckError::assertion),
         };
         let status = match (&error, run.verdict.warnings.is_empty()) {
             (Some(_), _) => Status::Down,
@@ -151,6 +148,16 @@ impl Prober {
     }
 }
 
+/// Runs a probe so that neither a panic nor a stuck future escapes: a panic becomes
+/// an `internal` error, and the probe is dropped shortly after its own timeout.
+async fn guarded<F: Future<Output = Result<(), CheckError>>>(timeout: Duration, probe: F) -> Result<(), CheckError> {
+    match tokio::time::timeout(timeout + TIMEOUT_GUARD, AssertUnwindSafe(probe).catch_unwind()).await {
+        Err(_) => Err(CheckError::timeout(timeout, "the check to finish")),
+        Ok(Err(panic)) => Err(CheckError::new(ErrorKind::Internal, format!("check panicked: {}", panic_message(&panic)))),
+        Ok(Ok(outcome)) => outcome,
+    }
+}
+
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         s.to_string()
@@ -161,3 +168,22 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_check_becomes_an_internal_error() {
+        let out = guarded(Duration::from_secs(1), async { panic!("boom") }).await;
+        let err = out.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Internal);
+        assert_eq!(err.message, "check panicked: boom");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_check_is_cut_off_after_its_timeout() {
+        let out = guarded(Duration::from_secs(2), std::future::pending()).await;
+        assert_eq!(out.unwrap_err().kind, ErrorKind::Timeout);
+    }
+}

@@ -212,7 +212,8 @@ async fn endless() -> Response {
 /// Gzip of 64 MiB of zeros, built once per process.
 fn gzip_bomb_bytes() -> Bytes {
     static BOMB: OnceLock<Bytes> = OnceLock::new();
-    BOMB.get_or_init(|| Bytes::from(gzip_of_zeros_64mib())).clone()
+    BOMB.get_or_init(|| Bytes::from(gzip_of_zeros_64mib()))
+        .clone()
 }
 
 async fn gzip_bomb() -> Response {
@@ -284,7 +285,8 @@ fn gzip_of_zeros_64mib() -> Vec<u8> {
         len: 0,
     };
     // Gzip header: magic, CM=deflate, no flags, mtime 0, XFL 0, OS unknown.
-    w.out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    w.out
+        .extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 
     // Block header: BFINAL=1, BTYPE=2 (dynamic Huffman).
     w.bits(1, 1);
@@ -292,8 +294,10 @@ fn gzip_of_zeros_64mib() -> Vec<u8> {
     w.bits(286 - 257, 5); // HLIT: literal/length codes 0..=285
     w.bits(2 - 1, 5); // HDIST: distance codes 0..=1
     w.bits(19 - 4, 4); // HCLEN: all 19 code-length code lengths follow
-    // Code-length code: symbol 18 -> `0`, 1 -> `10`, 2 -> `11` (lengths 1, 2, 2).
-    const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+                       // Code-length code: symbol 18 -> `0`, 1 -> `10`, 2 -> `11` (lengths 1, 2, 2).
+    const ORDER: [usize; 19] = [
+        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+    ];
     for sym in ORDER {
         let len = match sym {
             18 => 1,

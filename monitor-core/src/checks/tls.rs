@@ -353,8 +353,26 @@ fn inspect(verifier: &WebPkiServerVerifier, certs: &[CertificateDer<'_>], name: 
         chain,
         chain_valid,
         hostname_valid,
-        verify_error: verified.err().map(|e| e.to_string()),
+        verify_error: verified.err().map(|e| describe(&e, not_after, name)),
     })
+}
+
+/// rustls' verification errors, said the way an operator reads them.
+fn describe(e: &rustls::Error, not_after: DateTime<Utc>, name: &ServerName<'_>) -> String {
+    let rustls::Error::InvalidCertificate(cert) = e else { return e.to_string() };
+    match cert {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            let ago = (Utc::now() - not_after).to_std().unwrap_or_default();
+            format!("certificate expired {} ago (not valid after {})", human(ago), not_after.format("%Y-%m-%d %H:%M:%S UTC"))
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => "certificate is not valid yet".to_string(),
+        CertificateError::UnknownIssuer => "certificate is not signed by a trusted CA (unknown issuer; self-signed?)".to_string(),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            format!("certificate is not valid for {}", name.to_str())
+        }
+        CertificateError::Revoked => "certificate is revoked".to_string(),
+        other => format!("invalid certificate: {other:?}"),
+    }
 }
 
 fn to_utc(ts: i64) -> DateTime<Utc> {

@@ -45,19 +45,33 @@ fn full_assertion_spec(url: &str) -> CheckSpec {
 fn assertions(c: &mut Criterion) {
     let body = upwatch_testbed::http::json_10k_body().as_bytes();
     let spec = full_assertion_spec("http://127.0.0.1/json/10k");
-    let CheckKind::Http(http) = &spec.kind else { unreachable!() };
+    let CheckKind::Http(http) = &spec.kind else {
+        unreachable!()
+    };
     let mut headers = http::HeaderMap::new();
     headers.insert("content-type", "application/json".parse().unwrap());
     headers.insert("server", "upwatch-testbed".parse().unwrap());
-    let facts = ResponseFacts { status: 200, headers: &headers, body, elapsed: Duration::from_millis(12) };
-    assert!(http.expect.evaluate(&facts).is_clean(), "the assertion set passes on the document");
+    let facts = ResponseFacts {
+        status: 200,
+        headers: &headers,
+        body,
+        elapsed: Duration::from_millis(12),
+    };
+    assert!(
+        http.expect.evaluate(&facts).is_clean(),
+        "the assertion set passes on the document"
+    );
     let mut group = c.benchmark_group("assertions");
     group.throughput(Throughput::Bytes(body.len() as u64));
-    group.bench_function("full_set_10KiB_json", |b| b.iter(|| black_box(http.expect.evaluate(black_box(&facts)))));
+    group.bench_function("full_set_10KiB_json", |b| {
+        b.iter(|| black_box(http.expect.evaluate(black_box(&facts))))
+    });
     // The same set without the JSON paths: what everything but building the JSON tree costs.
     let mut no_json = http.expect.clone();
     no_json.json.clear();
-    group.bench_function("without_json_10KiB", |b| b.iter(|| black_box(no_json.evaluate(black_box(&facts)))));
+    group.bench_function("without_json_10KiB", |b| {
+        b.iter(|| black_box(no_json.evaluate(black_box(&facts))))
+    });
     // Building the JSON tree alone (serde_json::Value, which the JSONPath crate works on).
     group.bench_function("json_parse_only_10KiB", |b| {
         b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(body)).unwrap()))
@@ -69,13 +83,19 @@ const BATCH: usize = 1000;
 const IN_FLIGHT: usize = 128;
 
 fn http_checks(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     // UPWATCH_BENCH_URL points at a server in another process (benches/compare_wrk.sh
     // sets it, so wrk and upwatch hit the same server); otherwise one runs in-process.
     let (target, base) = match std::env::var("UPWATCH_BENCH_URL") {
         Ok(url) => (None, url),
         Err(_) => {
-            let t = rt.block_on(upwatch_testbed::HttpTarget::start()).expect("server starts");
+            let t = rt
+                .block_on(upwatch_testbed::HttpTarget::start())
+                .expect("server starts");
             let base = t.url("");
             (Some(t), base)
         }
@@ -105,4 +125,3 @@ fn http_checks(c: &mut Criterion) {
 
 criterion_group!(benches, assertions, http_checks);
 criterion_main!(benches);
-

@@ -23,15 +23,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
-    println!("upwatch quickstart: {} checks against targets on 127.0.0.1\n", results.len());
+    println!(
+        "upwatch quickstart: {} checks against targets on 127.0.0.1\n",
+        results.len()
+    );
     println!("{:<9} {:<18} {:<5} {:>9}  detail", "STATUS", "CHECK", "KIND", "TIME");
     for r in &results {
-        println!("{:<9} {:<18} {:<5} {:>7.1}ms  {}", badge(r.status), r.check, r.kind, r.duration_ms, detail(r));
+        println!(
+            "{:<9} {:<18} {:<5} {:>7.1}ms  {}",
+            badge(r.status),
+            r.check,
+            r.kind,
+            r.duration_ms,
+            detail(r)
+        );
     }
     let down = results.iter().filter(|r| r.status == Status::Down).count();
     let degraded = results.iter().filter(|r| r.status == Status::Degraded).count();
-    println!("\n{} up, {degraded} degraded, {down} down (some targets are broken on purpose)", results.len() - down - degraded);
-    println!("\none result as JSON, the shape every binding hands out:\n{}", serde_json::to_string_pretty(&results[0])?);
+    println!(
+        "\n{} up, {degraded} degraded, {down} down (some targets are broken on purpose)",
+        results.len() - down - degraded
+    );
+    println!(
+        "\none result as JSON, the shape every binding hands out:\n{}",
+        serde_json::to_string_pretty(&results[0])?
+    );
     Ok(())
 }
 

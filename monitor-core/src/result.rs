@@ -276,7 +276,11 @@ pub struct AssertionFailure {
 impl AssertionFailure {
     /// Builds a failure record.
     pub fn new(which: impl Into<String>, expected: impl Into<String>, got: impl Into<String>) -> Self {
-        AssertionFailure { which: which.into(), expected: expected.into(), got: got.into() }
+        AssertionFailure {
+            which: which.into(),
+            expected: expected.into(),
+            got: got.into(),
+        }
     }
 }
 
@@ -317,14 +321,23 @@ pub struct CheckError {
 impl CheckError {
     /// An error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        CheckError { kind, message: message.into(), which: None, expected: None, got: None }
+        CheckError {
+            kind,
+            message: message.into(),
+            which: None,
+            expected: None,
+            got: None,
+        }
     }
 
     /// The run's deadline passed while waiting in `phase`.
     pub fn timeout(after: Duration, phase: &str) -> Self {
         Self::new(
             ErrorKind::Timeout,
-            format!("no response within {} (waiting for {phase})", humantime::format_duration(after)),
+            format!(
+                "no response within {} (waiting for {phase})",
+                humantime::format_duration(after)
+            ),
         )
     }
 

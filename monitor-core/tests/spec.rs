@@ -62,20 +62,34 @@ fn toml_and_json_give_the_same_checks() {
     }
     let c = &from_toml.checks[0];
     assert_eq!(c.service.as_deref(), Some("backend"));
-    assert_eq!((c.interval, c.timeout), (Duration::from_secs(30), Duration::from_secs(5)));
-    assert_eq!((c.retries, c.retry_interval, c.success_threshold), (2, Duration::from_secs(5), 3));
+    assert_eq!(
+        (c.interval, c.timeout),
+        (Duration::from_secs(30), Duration::from_secs(5))
+    );
+    assert_eq!(
+        (c.retries, c.retry_interval, c.success_threshold),
+        (2, Duration::from_secs(5), 3)
+    );
     assert_eq!(c.tags, vec!["prod", "eu"]);
     assert!(c.enabled);
-    let CheckKind::Http(http) = &c.kind else { panic!("expected an http check") };
+    let CheckKind::Http(http) = &c.kind else {
+        panic!("expected an http check")
+    };
     assert_eq!(http.url.as_str(), "https://127.0.0.1:8443/health");
     assert_eq!(http.headers["x-token"], "s3cret");
     assert_eq!(http.expect.status, vec![StatusMatch::Code(200), StatusMatch::Class(3)]);
     assert_eq!(http.expect.response_time.max, Some(Duration::from_secs(2)));
     assert_eq!(http.expect.response_time.warn, Some(Duration::from_millis(500)));
-    assert_eq!(http.expect.certificate_expires_in.min, Some(Duration::from_secs(14 * 86_400)));
+    assert_eq!(
+        http.expect.certificate_expires_in.min,
+        Some(Duration::from_secs(14 * 86_400))
+    );
     let count = http.expect.json.iter().find(|j| j.path == "$.count").unwrap();
     assert_eq!(count.ops, vec![JsonOp::Gt(2.0), JsonOp::Le(10.0)]);
-    assert_eq!(from_toml.services[0].critical.as_deref(), Some(&["api-health".to_string()][..]));
+    assert_eq!(
+        from_toml.services[0].critical.as_deref(),
+        Some(&["api-health".to_string()][..])
+    );
 }
 
 #[test]
@@ -138,9 +152,18 @@ fn every_problem_is_reported_with_its_path() {
         "checks[2].name: \"ok\" is already used by checks[0]",
     ];
     for want in expect_prefixes {
-        assert!(got.iter().any(|g| g.starts_with(want)), "missing {want:?} in:\n{}", got.join("\n"));
+        assert!(
+            got.iter().any(|g| g.starts_with(want)),
+            "missing {want:?} in:\n{}",
+            got.join("\n")
+        );
     }
-    assert_eq!(got.len(), expect_prefixes.len(), "unexpected extra problems:\n{}", got.join("\n"));
+    assert_eq!(
+        got.len(),
+        expect_prefixes.len(),
+        "unexpected extra problems:\n{}",
+        got.join("\n")
+    );
 }
 
 #[test]
@@ -160,7 +183,10 @@ fn unset_environment_variables_are_errors_naming_the_field() {
         &env,
     )
     .unwrap_err();
-    assert_eq!(problems(err), vec!["bearer_token: environment variable MISSING_TOKEN is not set"]);
+    assert_eq!(
+        problems(err),
+        vec!["bearer_token: environment variable MISSING_TOKEN is not set"]
+    );
 }
 
 #[test]
@@ -169,23 +195,59 @@ fn required_fields_and_types_are_checked_per_kind() {
         (json!({"kind": "tcp", "host": "h", "port": 1}), "name: is required"),
         (json!({"name": "a"}), "kind: is required"),
         (json!({"name": "a", "kind": "tcp", "host": "h"}), "port: is required"),
-        (json!({"name": "a", "kind": "tcp", "host": "h", "port": 70000}), "port: expected a whole number from 1 to 65535, got 70000"),
+        (
+            json!({"name": "a", "kind": "tcp", "host": "h", "port": 70000}),
+            "port: expected a whole number from 1 to 65535, got 70000",
+        ),
         (json!({"name": "a", "kind": "http"}), "url: is required"),
-        (json!({"name": "a", "kind": "http", "url": "http://x", "interval": 30}), "interval: expected a duration string like \"30s\", got a number"),
-        (json!({"name": "a", "kind": "http", "url": "http://x", "interval": "10s", "timeout": "30s"}), "timeout: 30.00s is longer than the interval (10.00s)"),
-        (json!({"name": "a", "kind": "http", "url": "http://x", "expect": {"certificate_expires_in": "> 7d"}}), "expect.certificate_expires_in: needs an https:// url"),
-        (json!({"name": "a", "kind": "http", "url": "http://x", "ca_file": "/nonexistent/ca.pem"}), "ca_file: could not read /nonexistent/ca.pem"),
-        (json!({"name": "a", "kind": "http", "url": "http://x", "method": "GE T"}), "method: \"GE T\" is not an HTTP method"),
-        (json!({"name": "a", "kind": "http", "url": "http://x", "max_body": "lots"}), "max_body: \"lots\" is not a size"),
-        (json!({"name": "a", "kind": "http", "url": "http://x", "basic_auth": {"username": "u"}, "bearer_token": "t"}), "bearer_token: use either basic_auth or bearer_token, not both"),
-        (json!({"name": "a", "kind": "icmp", "host": "h", "expect": {"max_packet_loss": "150%"}}), "expect.max_packet_loss: expected a percentage"),
-        (json!({"name": "a", "kind": "dns", "query": "x", "expect": {"rcode": "NOPE"}}), "expect.rcode: \"NOPE\" is not a DNS response code"),
-        (json!({"name": "a", "kind": "tls", "host": "h", "expect": {"certificate_expires_in": {"min": "14d", "warn": "7d"}}}), "expect.certificate_expires_in: warn (7.0d) must be inside min (14.0d)"),
+        (
+            json!({"name": "a", "kind": "http", "url": "http://x", "interval": 30}),
+            "interval: expected a duration string like \"30s\", got a number",
+        ),
+        (
+            json!({"name": "a", "kind": "http", "url": "http://x", "interval": "10s", "timeout": "30s"}),
+            "timeout: 30.00s is longer than the interval (10.00s)",
+        ),
+        (
+            json!({"name": "a", "kind": "http", "url": "http://x", "expect": {"certificate_expires_in": "> 7d"}}),
+            "expect.certificate_expires_in: needs an https:// url",
+        ),
+        (
+            json!({"name": "a", "kind": "http", "url": "http://x", "ca_file": "/nonexistent/ca.pem"}),
+            "ca_file: could not read /nonexistent/ca.pem",
+        ),
+        (
+            json!({"name": "a", "kind": "http", "url": "http://x", "method": "GE T"}),
+            "method: \"GE T\" is not an HTTP method",
+        ),
+        (
+            json!({"name": "a", "kind": "http", "url": "http://x", "max_body": "lots"}),
+            "max_body: \"lots\" is not a size",
+        ),
+        (
+            json!({"name": "a", "kind": "http", "url": "http://x", "basic_auth": {"username": "u"}, "bearer_token": "t"}),
+            "bearer_token: use either basic_auth or bearer_token, not both",
+        ),
+        (
+            json!({"name": "a", "kind": "icmp", "host": "h", "expect": {"max_packet_loss": "150%"}}),
+            "expect.max_packet_loss: expected a percentage",
+        ),
+        (
+            json!({"name": "a", "kind": "dns", "query": "x", "expect": {"rcode": "NOPE"}}),
+            "expect.rcode: \"NOPE\" is not a DNS response code",
+        ),
+        (
+            json!({"name": "a", "kind": "tls", "host": "h", "expect": {"certificate_expires_in": {"min": "14d", "warn": "7d"}}}),
+            "expect.certificate_expires_in: warn (7.0d) must be inside min (14.0d)",
+        ),
         (json!({"name": "", "kind": "push"}), "name: must not be empty"),
     ];
     for (value, want) in cases {
         let got = problems(CheckSpec::from_value(value.clone()).unwrap_err());
-        assert!(got.iter().any(|g| g.starts_with(want)), "for {value}: wanted {want:?}, got {got:?}");
+        assert!(
+            got.iter().any(|g| g.starts_with(want)),
+            "for {value}: wanted {want:?}, got {got:?}"
+        );
     }
 }
 
@@ -196,7 +258,10 @@ fn defaults_are_what_the_docs_say() {
     assert_eq!(c.timeout, Duration::from_secs(10));
     assert_eq!((c.retries, c.success_threshold, c.enabled), (0, 1, true));
     let CheckKind::Http(h) = &c.kind else { panic!() };
-    assert_eq!((h.follow_redirects, h.max_redirects, h.max_body), (true, 5, 1024 * 1024));
+    assert_eq!(
+        (h.follow_redirects, h.max_redirects, h.max_body),
+        (true, 5, 1024 * 1024)
+    );
     assert!(!h.tls.skip_verify, "TLS verification is on unless a check turns it off");
     let p = CheckSpec::from_value(json!({"name": "p", "kind": "push", "interval": "1h"})).unwrap();
     let CheckKind::Push(push) = &p.kind else { panic!() };
@@ -227,5 +292,8 @@ fn services_critical_checks_must_belong_to_the_service() {
         "checks": [{"name": "db", "kind": "push", "service": "other"}]
     }))
     .unwrap_err();
-    assert_eq!(problems(err), vec!["services[0].critical[0]: \"db\" is not a check of service \"backend\""]);
+    assert_eq!(
+        problems(err),
+        vec!["services[0].critical[0]: \"db\" is not a check of service \"backend\""]
+    );
 }

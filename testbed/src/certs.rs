@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use tempfile::TempDir;
 
@@ -58,9 +57,7 @@ impl TestCerts {
         let now = SystemTime::now();
         let mut params = CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, CA_COMMON_NAME);
+        params.distinguished_name.push(DnType::CommonName, CA_COMMON_NAME);
         params
             .distinguished_name
             .push(DnType::OrganizationName, "upwatch testbed");
@@ -102,17 +99,10 @@ impl TestCerts {
     /// # Panics
     ///
     /// Panics if a SAN is not a valid IP address or DNS name, or if signing fails.
-    pub fn leaf(
-        &self,
-        sans: &[&str],
-        not_before: SystemTime,
-        not_after: SystemTime,
-    ) -> (String, String) {
+    pub fn leaf(&self, sans: &[&str], not_before: SystemTime, not_after: SystemTime) -> (String, String) {
         let params = leaf_params(sans, not_before, not_after);
         let key = KeyPair::generate().expect("generate leaf key");
-        let cert = params
-            .signed_by(&key, &self.issuer)
-            .expect("sign leaf certificate");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf certificate");
         (cert.pem(), key.serialize_pem())
     }
 
@@ -123,11 +113,7 @@ impl TestCerts {
     /// # Panics
     ///
     /// Panics if a SAN is not a valid IP address or DNS name, or if signing fails.
-    pub fn self_signed(
-        sans: &[&str],
-        not_before: SystemTime,
-        not_after: SystemTime,
-    ) -> (String, String) {
+    pub fn self_signed(sans: &[&str], not_before: SystemTime, not_after: SystemTime) -> (String, String) {
         let params = leaf_params(sans, not_before, not_after);
         let key = KeyPair::generate().expect("generate self-signed key");
         let cert = params.self_signed(&key).expect("self-sign certificate");
@@ -139,15 +125,11 @@ fn leaf_params(sans: &[&str], not_before: SystemTime, not_after: SystemTime) -> 
     let names: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
     let mut params = CertificateParams::new(names).expect("valid subject alternative names");
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(
-        DnType::CommonName,
-        sans.first().copied().unwrap_or("upwatch testbed"),
-    );
+    params
+        .distinguished_name
+        .push(DnType::CommonName, sans.first().copied().unwrap_or("upwatch testbed"));
     params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
     params.not_before = not_before.into();

@@ -140,11 +140,7 @@ fn records() -> io::Result<Vec<Record>> {
         rec(&apex, RData::TXT(TXT::new(vec!["hello=world".to_owned()]))),
         rec(
             &apex,
-            RData::CAA(CAA::new_issue(
-                false,
-                Some(name("letsencrypt.org")?),
-                Vec::new(),
-            )),
+            RData::CAA(CAA::new_issue(false, Some(name("letsencrypt.org")?), Vec::new())),
         ),
         rec(&www, RData::A(A(Ipv4Addr::new(192, 0, 2, 10)))),
         rec(&www, RData::A(A(Ipv4Addr::new(192, 0, 2, 11)))),
@@ -152,18 +148,9 @@ fn records() -> io::Result<Vec<Record>> {
             &www,
             RData::AAAA(AAAA(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10))),
         ),
-        rec(
-            &name("alias.upwatch.test.")?,
-            RData::CNAME(CNAME(www.clone())),
-        ),
-        rec(
-            &name("ns1.upwatch.test.")?,
-            RData::A(A(Ipv4Addr::LOCALHOST)),
-        ),
-        rec(
-            &name("mail.upwatch.test.")?,
-            RData::A(A(Ipv4Addr::new(192, 0, 2, 25))),
-        ),
+        rec(&name("alias.upwatch.test.")?, RData::CNAME(CNAME(www.clone()))),
+        rec(&name("ns1.upwatch.test.")?, RData::A(A(Ipv4Addr::LOCALHOST))),
+        rec(&name("mail.upwatch.test.")?, RData::A(A(Ipv4Addr::new(192, 0, 2, 25)))),
     ])
 }
 
@@ -175,9 +162,7 @@ fn catalog() -> io::Result<Catalog> {
     for record in records()? {
         let what = format!("{} {}", record.name, record.record_type());
         if !handler.upsert_mut(record, SERIAL) {
-            return Err(io::Error::other(format!(
-                "could not add {what} to the test zone"
-            )));
+            return Err(io::Error::other(format!("could not add {what} to the test zone")));
         }
     }
     let mut catalog = Catalog::new();

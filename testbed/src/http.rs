@@ -124,15 +124,9 @@ async fn status(Path(code): Path<String>) -> Response {
         .filter(|c| (200..=599).contains(c))
         .and_then(|c| StatusCode::from_u16(c).ok());
     match parsed {
-        Some(s) if s == StatusCode::NO_CONTENT || s == StatusCode::NOT_MODIFIED => {
-            s.into_response()
-        }
+        Some(s) if s == StatusCode::NO_CONTENT || s == StatusCode::NOT_MODIFIED => s.into_response(),
         Some(s) => (s, format!("status {}", s.as_u16())).into_response(),
-        None => (
-            StatusCode::BAD_REQUEST,
-            "invalid status code (expected 200..=599)",
-        )
-            .into_response(),
+        None => (StatusCode::BAD_REQUEST, "invalid status code (expected 200..=599)").into_response(),
     }
 }
 
@@ -199,9 +193,7 @@ async fn redirect_absolute(req: Request) -> Response {
 }
 
 async fn endless() -> Response {
-    let chunks = futures_util::stream::repeat_with(|| {
-        Ok::<_, Infallible>(Bytes::from_static(&ENDLESS_CHUNK))
-    });
+    let chunks = futures_util::stream::repeat_with(|| Ok::<_, Infallible>(Bytes::from_static(&ENDLESS_CHUNK)));
     (
         [(header::CONTENT_TYPE, "application/octet-stream")],
         Body::from_stream(chunks),
@@ -212,16 +204,12 @@ async fn endless() -> Response {
 /// Gzip of 64 MiB of zeros, built once per process.
 fn gzip_bomb_bytes() -> Bytes {
     static BOMB: OnceLock<Bytes> = OnceLock::new();
-    BOMB.get_or_init(|| Bytes::from(gzip_of_zeros_64mib()))
-        .clone()
+    BOMB.get_or_init(|| Bytes::from(gzip_of_zeros_64mib())).clone()
 }
 
 async fn gzip_bomb() -> Response {
     (
-        [
-            (header::CONTENT_TYPE, "text/plain"),
-            (header::CONTENT_ENCODING, "gzip"),
-        ],
+        [(header::CONTENT_TYPE, "text/plain"), (header::CONTENT_ENCODING, "gzip")],
         gzip_bomb_bytes(),
     )
         .into_response()
@@ -285,8 +273,7 @@ fn gzip_of_zeros_64mib() -> Vec<u8> {
         len: 0,
     };
     // Gzip header: magic, CM=deflate, no flags, mtime 0, XFL 0, OS unknown.
-    w.out
-        .extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    w.out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 
     // Block header: BFINAL=1, BTYPE=2 (dynamic Huffman).
     w.bits(1, 1);
@@ -295,9 +282,7 @@ fn gzip_of_zeros_64mib() -> Vec<u8> {
     w.bits(2 - 1, 5); // HDIST: distance codes 0..=1
     w.bits(19 - 4, 4); // HCLEN: all 19 code-length code lengths follow
                        // Code-length code: symbol 18 -> `0`, 1 -> `10`, 2 -> `11` (lengths 1, 2, 2).
-    const ORDER: [usize; 19] = [
-        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-    ];
+    const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
     for sym in ORDER {
         let len = match sym {
             18 => 1,
@@ -373,9 +358,7 @@ pub fn json_10k_body() -> &'static str {
             }
             let i = items.len() + 1;
             let latency = 1.0 + ((i * 37) % 500) as f64 / 100.0;
-            let item = format!(
-                r#"{{"id":{i},"name":"item-{i}","healthy":true,"latency_ms":{latency:.2}}}"#
-            );
+            let item = format!(r#"{{"id":{i},"name":"item-{i}","healthy":true,"latency_ms":{latency:.2}}}"#);
             items_len += item.len() + usize::from(!items.is_empty());
             items.push(item);
         }
@@ -383,11 +366,7 @@ pub fn json_10k_body() -> &'static str {
 }
 
 async fn json_10k() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        json_10k_body(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], json_10k_body()).into_response()
 }
 
 async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
@@ -475,15 +454,10 @@ impl HttpTarget {
 pub async fn serve_http(router: Option<Router>) -> io::Result<HttpTarget> {
     let listener = crate::bind_tcp().await?;
     let addr = listener.local_addr()?;
-    let router = router
-        .unwrap_or_else(self::router)
-        .layer(Extension(Scheme("http")));
+    let router = router.unwrap_or_else(self::router).layer(Extension(Scheme("http")));
     let mut tasks = Tasks::default();
     tasks.spawn(serve_plain(listener, router));
-    Ok(HttpTarget {
-        addr,
-        _tasks: tasks,
-    })
+    Ok(HttpTarget { addr, _tasks: tasks })
 }
 
 async fn serve_plain(listener: TcpListener, router: Router) {
@@ -531,11 +505,7 @@ impl HttpsTarget {
 /// # Errors
 ///
 /// Fails if the PEM cannot be parsed, rustls rejects the key, or binding fails.
-pub async fn serve_https(
-    router: Option<Router>,
-    cert_pem: &str,
-    key_pem: &str,
-) -> io::Result<HttpsTarget> {
+pub async fn serve_https(router: Option<Router>, cert_pem: &str, key_pem: &str) -> io::Result<HttpsTarget> {
     let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(invalid_data)?;
@@ -557,9 +527,7 @@ pub async fn serve_https(
 
     let listener = crate::bind_tcp().await?;
     let addr = listener.local_addr()?;
-    let router = router
-        .unwrap_or_else(self::router)
-        .layer(Extension(Scheme("https")));
+    let router = router.unwrap_or_else(self::router).layer(Extension(Scheme("https")));
     let mut tasks = Tasks::default();
     tasks.spawn(serve_tls(listener, acceptor, router));
     Ok(HttpsTarget {
@@ -578,12 +546,11 @@ async fn serve_tls(listener: TcpListener, acceptor: TlsAcceptor, router: Router)
         let acceptor = acceptor.clone();
         async move {
             let _ = stream.set_nodelay(true);
-            let tls =
-                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => tls,
-                    // Handshake failed (e.g. the client rejected the certificate) or timed out.
-                    _ => return,
-                };
+            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                // Handshake failed (e.g. the client rejected the certificate) or timed out.
+                _ => return,
+            };
             serve_connection(tls, builder, router).await;
         }
     })

@@ -54,9 +54,7 @@ impl TcpTargets {
 
         let listener = crate::bind_tcp().await?;
         let banner = listener.local_addr()?;
-        tasks.spawn(crate::accept_loop(listener, |stream, _| {
-            banner_conn(stream)
-        }));
+        tasks.spawn(crate::accept_loop(listener, |stream, _| banner_conn(stream)));
 
         let listener = crate::bind_tcp().await?;
         let echo = listener.local_addr()?;
@@ -64,9 +62,7 @@ impl TcpTargets {
 
         let listener = crate::bind_tcp().await?;
         let silent = listener.local_addr()?;
-        tasks.spawn(crate::accept_loop(listener, |stream, _| {
-            silent_conn(stream)
-        }));
+        tasks.spawn(crate::accept_loop(listener, |stream, _| silent_conn(stream)));
 
         let closed = crate::bind_tcp().await?.local_addr()?;
 
@@ -81,9 +77,7 @@ impl TcpTargets {
 }
 
 fn is_ping(line: &[u8]) -> bool {
-    line.strip_suffix(b"\n")
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        == Some(b"PING".as_slice())
+    line.strip_suffix(b"\n").map(|l| l.strip_suffix(b"\r").unwrap_or(l)) == Some(b"PING".as_slice())
 }
 
 /// Reads one line (with its terminator) into `line`, or `Ok(false)` on EOF/timeout/overlong.

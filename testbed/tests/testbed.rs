@@ -63,13 +63,11 @@ async fn get_full(addr: SocketAddr, path: &str) -> (hyper::http::response::Parts
 }
 
 fn client_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(cfg)
 }
@@ -96,10 +94,7 @@ async fn tls_connect(
 }
 
 fn cert_error(err: &std::io::Error) -> rustls::CertificateError {
-    match err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    {
+    match err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(e)) => e.clone(),
         other => panic!("expected a certificate error, got {other:?} ({err})"),
     }
@@ -151,10 +146,7 @@ async fn http_routes() {
     assert_eq!(parts.status, 302);
     assert_eq!(parts.headers["location"], "/redirect/2");
     let (parts, body) = get_full(addr, "/redirect/0").await;
-    assert_eq!(
-        (parts.status.as_u16(), &body[..]),
-        (200, &b"redirected"[..])
-    );
+    assert_eq!((parts.status.as_u16(), &body[..]), (200, &b"redirected"[..]));
     let (parts, _) = get_full(addr, "/redirect-absolute").await;
     assert_eq!(parts.status, 302);
     assert_eq!(parts.headers["location"], format!("http://{addr}/health"));
@@ -170,11 +162,7 @@ async fn http_routes() {
 
     let (parts, body) = get_full(addr, "/json/10k").await;
     assert_eq!(parts.headers["content-type"], "application/json");
-    assert!(
-        (10_000..=11_000).contains(&body.len()),
-        "len {}",
-        body.len()
-    );
+    assert!((10_000..=11_000).contains(&body.len()), "len {}", body.len());
     let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(doc["status"], "UP");
     let items = doc["items"].as_array().unwrap();
@@ -228,10 +216,9 @@ async fn http_echo() {
 async fn http2_prior_knowledge_and_hang() {
     let target = upwatch_testbed::HttpTarget::start().await.unwrap();
     let stream = TcpStream::connect(target.addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let uri = target.url("/health");
     let resp = sender
@@ -252,11 +239,7 @@ async fn http2_prior_knowledge_and_hang() {
         .unwrap();
     assert_eq!(resp.headers()["location"], uri);
 
-    let hang = sender.send_request(
-        Request::get(target.url("/hang"))
-            .body(Empty::<Bytes>::new())
-            .unwrap(),
-    );
+    let hang = sender.send_request(Request::get(target.url("/hang")).body(Empty::<Bytes>::new()).unwrap());
     assert!(timeout(Duration::from_millis(300), hang).await.is_err());
 }
 
@@ -319,10 +302,7 @@ async fn tls_targets_verify_as_documented() {
     let day = Duration::from_secs(86_400);
 
     // The CA file holds the same PEM.
-    assert_eq!(
-        std::fs::read_to_string(&tb.certs.ca_file).unwrap(),
-        tb.certs.ca_pem
-    );
+    assert_eq!(std::fs::read_to_string(&tb.certs.ca_file).unwrap(), tb.certs.ca_pem);
 
     // valid: verifies by IP and by name with only the test CA trusted; serves the routes.
     for name in ["127.0.0.1", "localhost"] {
@@ -338,10 +318,7 @@ async fn tls_targets_verify_as_documented() {
         .await
         .unwrap();
     let resp = send_on(tls, get_req(tb.tls.valid.addr, "/redirect-absolute")).await;
-    assert_eq!(
-        resp.headers()["location"],
-        tb.tls.valid.url("/health").as_str()
-    );
+    assert_eq!(resp.headers()["location"], tb.tls.valid.url("/health").as_str());
     let left = tb.tls.valid.not_after.duration_since(now).unwrap();
     assert!(left > 89 * day && left <= 90 * day, "{left:?}");
 
@@ -372,8 +349,7 @@ async fn tls_targets_verify_as_documented() {
     assert!(
         matches!(
             cert_error(&err),
-            rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. }
+            rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. }
         ),
         "{err}"
     );
@@ -408,9 +384,7 @@ async fn https_negotiates_h2_via_alpn() {
         now - Duration::from_secs(60),
         now + Duration::from_secs(3600),
     );
-    let target = upwatch_testbed::serve_https(None, &cert, &key)
-        .await
-        .unwrap();
+    let target = upwatch_testbed::serve_https(None, &cert, &key).await.unwrap();
     assert_eq!(target.url("/x"), format!("https://{}/x", target.addr));
     assert_eq!(target.cert_pem, cert);
 
@@ -423,17 +397,12 @@ async fn https_negotiates_h2_via_alpn() {
         .await
         .unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-            .await
-            .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let resp = sender
-        .send_request(
-            Request::get(target.url("/text"))
-                .body(Empty::<Bytes>::new())
-                .unwrap(),
-        )
+        .send_request(Request::get(target.url("/text")).body(Empty::<Bytes>::new()).unwrap())
         .await
         .unwrap();
     assert_eq!(resp.version(), hyper::Version::HTTP_2);
@@ -442,12 +411,8 @@ async fn https_negotiates_h2_via_alpn() {
 
     // A custom router can be served too.
     let custom = axum::Router::new().route("/hi", axum::routing::get(|| async { "hi" }));
-    let target = upwatch_testbed::serve_https(Some(custom), &cert, &key)
-        .await
-        .unwrap();
-    let tls = tls_connect(ca_roots(&certs), target.addr, "localhost")
-        .await
-        .unwrap();
+    let target = upwatch_testbed::serve_https(Some(custom), &cert, &key).await.unwrap();
+    let tls = tls_connect(ca_roots(&certs), target.addr, "localhost").await.unwrap();
     let resp = send_on(tls, get_req(target.addr, "/hi")).await;
     assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "hi");
 }
@@ -456,23 +421,13 @@ async fn https_negotiates_h2_via_alpn() {
 fn leaf_certificate_names() {
     let certs = TestCerts::new();
     let now = SystemTime::now();
-    let (cert, key) = certs.leaf(
-        &["127.0.0.1", "localhost"],
-        now,
-        now + Duration::from_secs(3600),
-    );
+    let (cert, key) = certs.leaf(&["127.0.0.1", "localhost"], now, now + Duration::from_secs(3600));
     assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
     assert!(key.contains("PRIVATE KEY"));
     let der = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
     let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
-    let cn = |name: &x509_parser::x509::X509Name<'_>| {
-        name.iter_common_name()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let cn =
+        |name: &x509_parser::x509::X509Name<'_>| name.iter_common_name().next().unwrap().as_str().unwrap().to_owned();
     assert_eq!(cn(parsed.subject()), "127.0.0.1");
     assert_eq!(cn(parsed.issuer()), "upwatch test CA");
 
@@ -654,11 +609,9 @@ async fn dns_blackhole_never_answers() {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(&bytes, target.blackhole).await.unwrap();
     let mut buf = [0u8; 512];
-    assert!(
-        timeout(Duration::from_millis(300), sock.recv_from(&mut buf))
-            .await
-            .is_err()
-    );
+    assert!(timeout(Duration::from_millis(300), sock.recv_from(&mut buf))
+        .await
+        .is_err());
 
     let mut stream = TcpStream::connect(target.blackhole).await.unwrap();
     let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
@@ -681,22 +634,12 @@ async fn tcp_targets() {
     let stream = TcpStream::connect(targets.banner).await.unwrap();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    timeout(T, reader.read_line(&mut line))
-        .await
-        .unwrap()
-        .unwrap();
+    timeout(T, reader.read_line(&mut line)).await.unwrap().unwrap();
     assert_eq!(line, "SSH-2.0-upwatch_testbed\r\n");
     assert_eq!(line, tcp::BANNER);
-    reader
-        .get_mut()
-        .write_all(b"hello\r\nPING\r\n")
-        .await
-        .unwrap();
+    reader.get_mut().write_all(b"hello\r\nPING\r\n").await.unwrap();
     line.clear();
-    timeout(T, reader.read_line(&mut line))
-        .await
-        .unwrap()
-        .unwrap();
+    timeout(T, reader.read_line(&mut line)).await.unwrap().unwrap();
     assert_eq!(line, "PONG\r\n");
 
     // echo
@@ -709,10 +652,7 @@ async fn tcp_targets() {
         .unwrap();
     for expected in ["PONG\r\n", "hello there\r\n", "PONG\r\n"] {
         line.clear();
-        timeout(T, reader.read_line(&mut line))
-            .await
-            .unwrap()
-            .unwrap();
+        timeout(T, reader.read_line(&mut line)).await.unwrap().unwrap();
         assert_eq!(line, expected);
     }
 

@@ -74,7 +74,10 @@ pub struct DnsExpect {
     pub response_time: UpperBound,
 }
 
-const RCODES: &[&str] = &["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"];
+const RCODES: &[&str] = &[
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",
+    "NOTZONE",
+];
 
 fn rcode_name(code: ResponseCode) -> String {
     let n = u16::from(code) as usize;
@@ -89,12 +92,20 @@ impl DnsCheck {
             None => Some(RecordType::A),
             Some(s) if RECORD_TYPES.contains(&s.as_str()) => s.parse::<RecordType>().ok(),
             Some(s) => {
-                p.push(rt_path, format!("{s:?} is not a supported record type (one of: {})", RECORD_TYPES.join(", ")));
+                p.push(
+                    rt_path,
+                    format!(
+                        "{s:?} is not a supported record type (one of: {})",
+                        RECORD_TYPES.join(", ")
+                    ),
+                );
                 None
             }
         };
         let ns_path = o.at("nameserver");
-        let nameserver = o.string("nameserver", p).and_then(|s| parse_nameserver(&s).map_err(|e| p.push(ns_path, e)).ok());
+        let nameserver = o
+            .string("nameserver", p)
+            .and_then(|s| parse_nameserver(&s).map_err(|e| p.push(ns_path, e)).ok());
         let proto_path = o.at("protocol");
         let protocol = match o.string("protocol", p).as_deref() {
             None | Some("udp") => DnsProtocol::Udp,
@@ -104,14 +115,22 @@ impl DnsCheck {
                 DnsProtocol::Udp
             }
         };
-        let mut expect = DnsExpect { rcode: "NOERROR".into(), contains: Vec::new(), equals: None, response_time: UpperBound::default() };
+        let mut expect = DnsExpect {
+            rcode: "NOERROR".into(),
+            contains: Vec::new(),
+            equals: None,
+            response_time: UpperBound::default(),
+        };
         if let Some(mut e) = o.object("expect", p) {
             let rcode_path = e.at("rcode");
             if let Some(rc) = e.string("rcode", p).map(|s| s.to_ascii_uppercase()) {
                 if RCODES.contains(&rc.as_str()) {
                     expect.rcode = rc;
                 } else {
-                    p.push(rcode_path, format!("{rc:?} is not a DNS response code (one of: {})", RCODES.join(", ")));
+                    p.push(
+                        rcode_path,
+                        format!("{rc:?} is not a DNS response code (one of: {})", RCODES.join(", ")),
+                    );
                 }
             }
             expect.contains = e.strings("contains", p).unwrap_or_default();
@@ -119,14 +138,26 @@ impl DnsCheck {
             expect.response_time = UpperBound::parse(&mut e, "response_time", p).unwrap_or_default();
             e.finish(p);
         }
-        Some(DnsCheck { query: query?, record_type: record_type?, nameserver, protocol, expect })
+        Some(DnsCheck {
+            query: query?,
+            record_type: record_type?,
+            nameserver,
+            protocol,
+            expect,
+        })
     }
 
     pub(crate) async fn probe(&self, resolvers: &Resolvers, run: &mut Run) -> Result<(), CheckError> {
         let resolver = resolvers.get(self.nameserver, self.protocol)?;
-        let fqdn = if self.query.ends_with('.') { self.query.clone() } else { format!("{}.", self.query) };
+        let fqdn = if self.query.ends_with('.') {
+            self.query.clone()
+        } else {
+            format!("{}.", self.query)
+        };
         let t = Instant::now();
-        let outcome = run.within("the DNS answer", resolver.lookup(fqdn.as_str(), self.record_type)).await;
+        let outcome = run
+            .within("the DNS answer", resolver.lookup(fqdn.as_str(), self.record_type))
+            .await;
         let took = t.elapsed();
         run.phases.add(|p| &mut p.dns_ms, took);
         let (rcode, answers) = match outcome? {
@@ -143,28 +174,46 @@ impl DnsCheck {
             Err(NetError::Dns(DnsError::ResponseCode(code))) => (rcode_name(code), Vec::new()),
             Err(NetError::Timeout) => return Err(CheckError::timeout(run.timeout, "the DNS answer")),
             Err(NetError::Io(e)) => return Err(super::net::io_error(&e, &self.server_label())),
-            Err(e) => return Err(CheckError::new(ErrorKind::Dns, format!("query for {fqdn} {} failed: {e}", self.record_type))),
+            Err(e) => {
+                return Err(CheckError::new(
+                    ErrorKind::Dns,
+                    format!("query for {fqdn} {} failed: {e}", self.record_type),
+                ))
+            }
         };
         run.observed.rcode = Some(rcode.clone());
         run.observed.answers = answers.clone();
         let v = &mut run.verdict;
         if rcode != self.expect.rcode {
-            v.failures.push(AssertionFailure::new("rcode", self.expect.rcode.clone(), rcode.clone()));
+            v.failures
+                .push(AssertionFailure::new("rcode", self.expect.rcode.clone(), rcode.clone()));
         }
         let got: BTreeSet<String> = answers.iter().map(|a| normalize(a, self.record_type)).collect();
-        let shown = || if answers.is_empty() { "no records".to_string() } else { answers.join(", ") };
+        let shown = || {
+            if answers.is_empty() {
+                "no records".to_string()
+            } else {
+                answers.join(", ")
+            }
+        };
         if self.expect.rcode == "NOERROR" && rcode == "NOERROR" && answers.is_empty() && self.expect.equals.is_none() {
-            v.failures.push(AssertionFailure::new("answers", format!("at least one {} record", self.record_type), "no records"));
+            v.failures.push(AssertionFailure::new(
+                "answers",
+                format!("at least one {} record", self.record_type),
+                "no records",
+            ));
         }
         for want in &self.expect.contains {
             if !got.contains(&normalize(want, self.record_type)) {
-                v.failures.push(AssertionFailure::new("contains", want.clone(), shown()));
+                v.failures
+                    .push(AssertionFailure::new("contains", want.clone(), shown()));
             }
         }
         if let Some(equals) = &self.expect.equals {
             let want: BTreeSet<String> = equals.iter().map(|a| normalize(a, self.record_type)).collect();
             if want != got {
-                v.failures.push(AssertionFailure::new("equals", equals.join(", "), shown()));
+                v.failures
+                    .push(AssertionFailure::new("equals", equals.join(", "), shown()));
             }
         }
         self.expect.response_time.evaluate("response_time", took, v);
@@ -172,14 +221,20 @@ impl DnsCheck {
     }
 
     fn server_label(&self) -> String {
-        self.nameserver.map_or_else(|| "the system resolver".to_string(), |a| a.to_string())
+        self.nameserver
+            .map_or_else(|| "the system resolver".to_string(), |a| a.to_string())
     }
 }
 
 /// A record's data in presentation form, TXT strings joined without quotes.
 fn present(data: &RData) -> String {
     match data {
-        RData::TXT(txt) => txt.txt_data.iter().map(|b| String::from_utf8_lossy(b)).collect::<Vec<_>>().join(""),
+        RData::TXT(txt) => txt
+            .txt_data
+            .iter()
+            .map(|b| String::from_utf8_lossy(b))
+            .collect::<Vec<_>>()
+            .join(""),
         other => other.to_string(),
     }
 }
@@ -190,16 +245,20 @@ fn normalize(value: &str, rt: RecordType) -> String {
     if rt == RecordType::TXT {
         return v.trim_matches('"').to_string();
     }
-    v.split_whitespace().map(|w| w.trim_end_matches('.')).collect::<Vec<_>>().join(" ").to_ascii_lowercase()
+    v.split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
 }
 
 fn parse_nameserver(s: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Ok(addr);
     }
-    ip_literal(s)
-        .map(|ip| SocketAddr::new(ip, 53))
-        .ok_or_else(|| format!("{s:?} is not an IP address with an optional port (like \"9.9.9.9\" or \"127.0.0.1:5353\")"))
+    ip_literal(s).map(|ip| SocketAddr::new(ip, 53)).ok_or_else(|| {
+        format!("{s:?} is not an IP address with an optional port (like \"9.9.9.9\" or \"127.0.0.1:5353\")")
+    })
 }
 
 /// One resolver per (nameserver, protocol), built on first use and reused.
@@ -230,9 +289,12 @@ impl Resolvers {
                 for c in &mut ns.connections {
                     c.port = addr.port();
                 }
-                TokioResolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), TokioRuntimeProvider::default())
-                    .with_options(opts)
-                    .build()
+                TokioResolver::builder_with_config(
+                    ResolverConfig::from_name_servers(vec![ns]),
+                    TokioRuntimeProvider::default(),
+                )
+                .with_options(opts)
+                .build()
             }
             None => TokioResolver::builder_tokio().and_then(|b| {
                 let mut b = b;
@@ -243,7 +305,10 @@ impl Resolvers {
             }),
         }
         .map_err(|e| CheckError::new(ErrorKind::Dns, format!("could not set up the resolver: {e}")))?;
-        self.built.lock().expect("resolver cache poisoned").insert(key, built.clone());
+        self.built
+            .lock()
+            .expect("resolver cache poisoned")
+            .insert(key, built.clone());
         Ok(built)
     }
 }

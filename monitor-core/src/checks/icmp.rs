@@ -66,7 +66,10 @@ impl IcmpCheck {
                 Some(v) => match percent(v) {
                     Some(x) if (0.0..=100.0).contains(&x) => Some(x),
                     _ => {
-                        p.push(path, format!("expected a percentage like \"20%\" from 0 to 100, got {}", shown(v)));
+                        p.push(
+                            path,
+                            format!("expected a percentage like \"20%\" from 0 to 100, got {}", shown(v)),
+                        );
                         None
                     }
                 },
@@ -74,7 +77,15 @@ impl IcmpCheck {
             rtt = UpperBound::parse(&mut e, "rtt", p).unwrap_or_default();
             e.finish(p);
         }
-        Some(IcmpCheck { host: host?, count, ping_interval, payload_size, ip_version, max_packet_loss, rtt })
+        Some(IcmpCheck {
+            host: host?,
+            count,
+            ping_interval,
+            payload_size,
+            ip_version,
+            max_packet_loss,
+            rtt,
+        })
     }
 
     pub(crate) async fn probe(&self, pingers: &Pingers, run: &mut Run) -> Result<(), CheckError> {
@@ -100,18 +111,27 @@ impl IcmpCheck {
                 Err(e) => return Err(CheckError::new(ErrorKind::Connection, format!("ping {ip}: {e}"))),
             }
             if seq + 1 < self.count {
-                let pause = self.ping_interval.min(run.deadline.saturating_duration_since(Instant::now()));
+                let pause = self
+                    .ping_interval
+                    .min(run.deadline.saturating_duration_since(Instant::now()));
                 tokio::time::sleep(pause).await;
             }
         }
         let received = rtts.len() as u32;
-        let loss = if sent == 0 { 100.0 } else { 100.0 * f64::from(u32::from(sent) - received) / f64::from(sent) };
+        let loss = if sent == 0 {
+            100.0
+        } else {
+            100.0 * f64::from(u32::from(sent) - received) / f64::from(sent)
+        };
         let o = &mut run.observed;
         o.packets_sent = Some(u32::from(sent));
         o.packets_received = Some(received);
         o.packet_loss_pct = Some((loss * 10.0).round() / 10.0);
         if rtts.is_empty() {
-            return Err(CheckError::new(ErrorKind::Timeout, format!("no reply from {ip} to {sent} echo requests")));
+            return Err(CheckError::new(
+                ErrorKind::Timeout,
+                format!("no reply from {ip} to {sent} echo requests"),
+            ));
         }
         let avg = rtts.iter().sum::<Duration>() / received;
         o.rtt_min_ms = rtts.iter().min().map(|d| ms(*d));
@@ -119,7 +139,11 @@ impl IcmpCheck {
         o.rtt_max_ms = rtts.iter().max().map(|d| ms(*d));
         if let Some(max) = self.max_packet_loss {
             if loss > max {
-                run.verdict.failures.push(AssertionFailure::new("max_packet_loss", format!("<= {max}%"), format!("{loss:.1}%")));
+                run.verdict.failures.push(AssertionFailure::new(
+                    "max_packet_loss",
+                    format!("<= {max}%"),
+                    format!("{loss:.1}%"),
+                ));
             }
         }
         self.rtt.evaluate("rtt", avg, &mut run.verdict);
@@ -169,7 +193,8 @@ impl Pingers {
                 )
             })
         });
-        opened.clone().map_err(|msg| CheckError::new(ErrorKind::Permission, msg))
+        opened
+            .clone()
+            .map_err(|msg| CheckError::new(ErrorKind::Permission, msg))
     }
 }
-

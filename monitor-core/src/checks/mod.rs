@@ -80,7 +80,9 @@ pub(crate) struct Run {
 impl Run {
     /// Awaits `fut` until the run's deadline; past it, a timeout naming `phase`.
     pub(crate) async fn within<F: Future>(&self, phase: &str, fut: F) -> Result<F::Output, CheckError> {
-        tokio::time::timeout_at(self.deadline, fut).await.map_err(|_| CheckError::timeout(self.timeout, phase))
+        tokio::time::timeout_at(self.deadline, fut)
+            .await
+            .map_err(|_| CheckError::timeout(self.timeout, phase))
     }
 }
 
@@ -153,7 +155,10 @@ impl Prober {
 async fn guarded<F: Future<Output = Result<(), CheckError>>>(timeout: Duration, probe: F) -> Result<(), CheckError> {
     match tokio::time::timeout(timeout + TIMEOUT_GUARD, AssertUnwindSafe(probe).catch_unwind()).await {
         Err(_) => Err(CheckError::timeout(timeout, "the check to finish")),
-        Ok(Err(panic)) => Err(CheckError::new(ErrorKind::Internal, format!("check panicked: {}", panic_message(&panic)))),
+        Ok(Err(panic)) => Err(CheckError::new(
+            ErrorKind::Internal,
+            format!("check panicked: {}", panic_message(&panic)),
+        )),
         Ok(Ok(outcome)) => outcome,
     }
 }
@@ -167,7 +172,6 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         "unknown panic payload".to_string()
     }
 }
-
 
 #[cfg(test)]
 mod tests {

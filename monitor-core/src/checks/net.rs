@@ -51,7 +51,10 @@ impl IpVersion {
         match o.raw("ip_version") {
             None => IpVersion::Any,
             Some(Value::String(s)) => IpVersion::parse(s).unwrap_or_else(|| {
-                p.push(path, format!("{s:?} is not one of any, ipv4, ipv6, prefer_ipv4, prefer_ipv6"));
+                p.push(
+                    path,
+                    format!("{s:?} is not one of any, ipv4, ipv6, prefer_ipv4, prefer_ipv6"),
+                );
                 IpVersion::Any
             }),
             Some(other) => {
@@ -79,23 +82,37 @@ pub(crate) fn ip_literal(host: &str) -> Option<IpAddr> {
 }
 
 /// Resolves `host:port` (the system resolver, as curl does), timing the `dns` phase.
-pub(crate) async fn resolve(run: &mut Run, host: &str, port: u16, ip: IpVersion) -> Result<Vec<SocketAddr>, CheckError> {
+pub(crate) async fn resolve(
+    run: &mut Run,
+    host: &str,
+    port: u16,
+    ip: IpVersion,
+) -> Result<Vec<SocketAddr>, CheckError> {
     if let Some(addr) = ip_literal(host) {
         let addrs = ip.order(vec![SocketAddr::new(addr, port)]);
         if addrs.is_empty() {
-            return Err(CheckError::new(ErrorKind::Dns, format!("{host} does not match ip_version {ip:?}")));
+            return Err(CheckError::new(
+                ErrorKind::Dns,
+                format!("{host} does not match ip_version {ip:?}"),
+            ));
         }
         return Ok(addrs);
     }
     let t = Instant::now();
-    let found = run.within("DNS resolution", tokio::net::lookup_host((host, port))).await?;
+    let found = run
+        .within("DNS resolution", tokio::net::lookup_host((host, port)))
+        .await?;
     run.phases.add(|p| &mut p.dns_ms, t.elapsed());
-    let found: Vec<SocketAddr> =
-        found.map_err(|e| CheckError::new(ErrorKind::Dns, format!("could not resolve {host}: {e}")))?.collect();
+    let found: Vec<SocketAddr> = found
+        .map_err(|e| CheckError::new(ErrorKind::Dns, format!("could not resolve {host}: {e}")))?
+        .collect();
     run.observed.addresses = found.iter().map(|a| a.ip().to_string()).collect();
     let addrs = ip.order(found);
     if addrs.is_empty() {
-        return Err(CheckError::new(ErrorKind::Dns, format!("{host} has no address for ip_version {ip:?}")));
+        return Err(CheckError::new(
+            ErrorKind::Dns,
+            format!("{host} has no address for ip_version {ip:?}"),
+        ));
     }
     Ok(addrs)
 }

@@ -31,10 +31,18 @@ pub struct PushCheck {
 impl PushCheck {
     pub(crate) fn read(o: &mut Obj, common: &Common, p: &mut Problems) -> Option<PushCheck> {
         let default = (common.interval / 10).max(Duration::from_secs(1));
-        Some(PushCheck { grace: o.duration("grace", p).unwrap_or(default) })
+        Some(PushCheck {
+            grace: o.duration("grace", p).unwrap_or(default),
+        })
     }
 
-    pub(crate) fn probe(&self, name: &str, interval: Duration, board: &PushBoard, run: &mut Run) -> Result<(), CheckError> {
+    pub(crate) fn probe(
+        &self,
+        name: &str,
+        interval: Duration,
+        board: &PushBoard,
+        run: &mut Run,
+    ) -> Result<(), CheckError> {
         let now = Utc::now();
         let (since, last) = board.view(name, now);
         let window = interval + self.grace;
@@ -48,12 +56,22 @@ impl PushCheck {
                 Some(l) => format!("last push {} ago", human((now - l.at).to_std().unwrap_or_default())),
                 None => format!("no push since the check started {} ago", human(quiet)),
             };
-            return Err(CheckError::new(ErrorKind::PushMissed, format!("{what}; expected one every {} (+{} grace)", human(interval), human(self.grace))));
+            return Err(CheckError::new(
+                ErrorKind::PushMissed,
+                format!(
+                    "{what}; expected one every {} (+{} grace)",
+                    human(interval),
+                    human(self.grace)
+                ),
+            ));
         }
         match last {
             Some(l) if !l.ok => Err(CheckError::new(
                 ErrorKind::PushFailed,
-                format!("the last push reported a failure{}", l.message.map(|m| format!(": {m}")).unwrap_or_default()),
+                format!(
+                    "the last push reported a failure{}",
+                    l.message.map(|m| format!(": {m}")).unwrap_or_default()
+                ),
             )),
             _ => Ok(()),
         }
@@ -68,11 +86,19 @@ pub(crate) struct Push {
     message: Option<String>,
 }
 
-/// Heartbeats by check name, plus when each push check was first looked at (the
-/// start of its first window).
+/// The current window of one push check.
+#[derive(Clone, Debug)]
+struct Window {
+    /// When the window opened: the last push, or when the check was first looked at.
+    opened: DateTime<Utc>,
+    /// The last heartbeat, if any arrived.
+    last: Option<Push>,
+}
+
+/// Heartbeats by check name.
 #[derive(Default)]
 pub(crate) struct PushBoard {
-    state: Mutex<HashMap<String, (DateTime<Utc>, Option<Push>)>>,
+    state: Mutex<HashMap<String, Window>>,
 }
 
 /// Push messages are kept, bounded: they are shown, not stored as blobs.
@@ -92,14 +118,22 @@ impl PushBoard {
             m
         });
         let mut state = self.state.lock().expect("push board poisoned");
-        let entry = state.entry(name.to_string()).or_insert((now, None));
-        entry.0 = now;
-        entry.1 = Some(Push { at: now, ok, message });
+        state.insert(
+            name.to_string(),
+            Window {
+                opened: now,
+                last: Some(Push { at: now, ok, message }),
+            },
+        );
     }
 
     /// The start of the current window and the last push.
     fn view(&self, name: &str, now: DateTime<Utc>) -> (DateTime<Utc>, Option<Push>) {
         let mut state = self.state.lock().expect("push board poisoned");
-        state.entry(name.to_string()).or_insert((now, None)).clone()
+        let w = state.entry(name.to_string()).or_insert(Window {
+            opened: now,
+            last: None,
+        });
+        (w.opened, w.last.clone())
     }
 }

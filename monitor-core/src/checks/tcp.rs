@@ -56,18 +56,28 @@ impl TcpCheck {
         let mut connect_time = UpperBound::default();
         if let Some(mut e) = o.object("expect", p) {
             let path = e.at("banner");
-            banner = e.string("banner", p).and_then(|s| Pattern::compile(&s).map_err(|err| p.push(path, err)).ok());
+            banner = e
+                .string("banner", p)
+                .and_then(|s| Pattern::compile(&s).map_err(|err| p.push(path, err)).ok());
             connect_time = UpperBound::parse(&mut e, "connect_time", p).unwrap_or_default();
             e.finish(p);
         }
-        Some(TcpCheck { host: host?, port: port?, ip_version, send, banner, connect_time })
+        Some(TcpCheck {
+            host: host?,
+            port: port?,
+            ip_version,
+            send,
+            banner,
+            connect_time,
+        })
     }
 
     pub(crate) async fn probe(&self, run: &mut Run) -> Result<(), CheckError> {
         let addrs = net::resolve(run, &self.host, self.port, self.ip_version).await?;
         let t = Instant::now();
         let mut stream = net::connect(run, &addrs).await?;
-        self.connect_time.evaluate("connect_time", t.elapsed(), &mut run.verdict);
+        self.connect_time
+            .evaluate("connect_time", t.elapsed(), &mut run.verdict);
         let peer = format!("{}:{}", self.host, self.port);
         if let Some(bytes) = &self.send {
             run.within("sending", stream.write_all(bytes.as_bytes()))
@@ -99,8 +109,14 @@ impl TcpCheck {
             return Err(CheckError::timeout(run.timeout, "the banner"));
         }
         if !pattern.is_match(&seen) {
-            let got = if text.is_empty() { "nothing (connection closed)".to_string() } else { format!("{text:?}") };
-            run.verdict.failures.push(AssertionFailure::new("banner", format!("/{}/", pattern.source), got));
+            let got = if text.is_empty() {
+                "nothing (connection closed)".to_string()
+            } else {
+                format!("{text:?}")
+            };
+            run.verdict
+                .failures
+                .push(AssertionFailure::new("banner", format!("/{}/", pattern.source), got));
         }
         Ok(())
     }

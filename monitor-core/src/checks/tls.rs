@@ -77,7 +77,11 @@ pub struct TlsTrust {
 
 impl TlsTrust {
     pub(crate) fn read(o: &mut Obj, p: &mut Problems, allow_skip: bool) -> TlsTrust {
-        let skip_verify = if allow_skip { o.bool("tls_skip_verify", p).unwrap_or(false) } else { false };
+        let skip_verify = if allow_skip {
+            o.bool("tls_skip_verify", p).unwrap_or(false)
+        } else {
+            false
+        };
         let ca_path = o.at("ca_file");
         let ca_file = o.string("ca_file", p).map(PathBuf::from);
         if let Some(file) = &ca_file {
@@ -96,7 +100,11 @@ impl TlsCheck {
         let server_name = o.string("server_name", p);
         let ip_version = IpVersion::read(o, p);
         let trust = TlsTrust::read(o, p, false);
-        let mut expect = TlsExpect { certificate_expires_in: LowerBound::default(), chain_valid: true, hostname_valid: true };
+        let mut expect = TlsExpect {
+            certificate_expires_in: LowerBound::default(),
+            chain_valid: true,
+            hostname_valid: true,
+        };
         if let Some(mut e) = o.object("expect", p) {
             expect.certificate_expires_in = LowerBound::parse(&mut e, "certificate_expires_in", p).unwrap_or_default();
             expect.chain_valid = e.bool("chain_valid", p).unwrap_or(true);
@@ -105,17 +113,30 @@ impl TlsCheck {
         }
         if let Some(name) = server_name.as_deref().or(host.as_deref()) {
             if ServerName::try_from(name.to_string()).is_err() {
-                p.push(o.at(if server_name.is_some() { "server_name" } else { "host" }), format!("{name:?} is not a valid host name"));
+                p.push(
+                    o.at(if server_name.is_some() { "server_name" } else { "host" }),
+                    format!("{name:?} is not a valid host name"),
+                );
             }
         }
-        Some(TlsCheck { host: host?, port, server_name, ip_version, ca_file: trust.ca_file, expect })
+        Some(TlsCheck {
+            host: host?,
+            port,
+            server_name,
+            ip_version,
+            ca_file: trust.ca_file,
+            expect,
+        })
     }
 
     pub(crate) async fn probe(&self, configs: &TlsConfigs, run: &mut Run) -> Result<(), CheckError> {
         let addrs = net::resolve(run, &self.host, self.port, self.ip_version).await?;
         let tcp = net::connect(run, &addrs).await?;
         let name = self.server_name.as_deref().unwrap_or(&self.host);
-        let trust = TlsTrust { skip_verify: true, ca_file: self.ca_file.clone() };
+        let trust = TlsTrust {
+            skip_verify: true,
+            ca_file: self.ca_file.clone(),
+        };
         handshake(configs, run, tcp, name, &trust, Alpn::None).await?;
         let Some(cert) = run.observed.certificate.clone() else {
             return Err(CheckError::new(ErrorKind::Tls, "the server presented no certificate"));
@@ -123,7 +144,9 @@ impl TlsCheck {
         let verdict = &mut run.verdict;
         if self.expect.chain_valid && !cert.chain_valid {
             let why = cert.verify_error.clone().unwrap_or_else(|| "not trusted".into());
-            verdict.failures.push(AssertionFailure::new("chain_valid", "a chain to a trusted root", why));
+            verdict
+                .failures
+                .push(AssertionFailure::new("chain_valid", "a chain to a trusted root", why));
         }
         if self.expect.hostname_valid && !cert.hostname_valid {
             verdict.failures.push(AssertionFailure::new(
@@ -145,8 +168,16 @@ pub(crate) fn evaluate_expiry(bound: &LowerBound, cert: &CertificateInfo, verdic
     let now = Utc::now();
     if cert.not_after <= now {
         let ago = (now - cert.not_after).to_std().unwrap_or_default();
-        let expected = bound.min.or(bound.warn).map(|d| format!("> {}", human(d))).unwrap_or_default();
-        verdict.failures.push(AssertionFailure::new("certificate_expires_in", expected, format!("expired {} ago", human(ago))));
+        let expected = bound
+            .min
+            .or(bound.warn)
+            .map(|d| format!("> {}", human(d)))
+            .unwrap_or_default();
+        verdict.failures.push(AssertionFailure::new(
+            "certificate_expires_in",
+            expected,
+            format!("expired {} ago", human(ago)),
+        ));
         return;
     }
     bound.evaluate("certificate_expires_in", cert.expires_in(now), verdict);
@@ -161,10 +192,13 @@ pub(crate) enum Alpn {
     Http,
 }
 
+/// A trust store (its CA file, or the defaults) and an ALPN set.
+type TlsKey = (Option<PathBuf>, Alpn);
+
 /// rustls client configurations, built once per trust store and ALPN set.
 #[derive(Default)]
 pub(crate) struct TlsConfigs {
-    built: Mutex<HashMap<(Option<PathBuf>, Alpn), Arc<TlsSetup>>>,
+    built: Mutex<HashMap<TlsKey, Arc<TlsSetup>>>,
 }
 
 /// A client configuration and the verifier used to judge certificates after the handshake.
@@ -175,7 +209,9 @@ struct TlsSetup {
 
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
 /// Mozilla's roots plus the operating system's, loaded once per process.
@@ -183,7 +219,9 @@ fn default_roots() -> Arc<RootCertStore> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {
-            let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let mut roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
             let native = rustls_native_certs::load_native_certs();
             let _ = roots.add_parsable_certificates(native.certs);
             Arc::new(roots)
@@ -224,15 +262,23 @@ impl TlsConfigs {
             .with_safe_default_protocol_versions()
             .map_err(|e| CheckError::new(ErrorKind::Tls, format!("TLS configuration: {e}")))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(VerifyAfterHandshake { webpki: verifier.clone() }))
+            .with_custom_certificate_verifier(Arc::new(VerifyAfterHandshake {
+                webpki: verifier.clone(),
+            }))
             .with_no_client_auth();
         // Every probe measures a full handshake and sees the certificate.
         config.resumption = Resumption::disabled();
         if alpn == Alpn::Http {
             config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         }
-        let setup = Arc::new(TlsSetup { config: Arc::new(config), verifier });
-        self.built.lock().expect("tls cache poisoned").insert(key, setup.clone());
+        let setup = Arc::new(TlsSetup {
+            config: Arc::new(config),
+            verifier,
+        });
+        self.built
+            .lock()
+            .expect("tls cache poisoned")
+            .insert(key, setup.clone());
         Ok(setup)
     }
 }
@@ -306,23 +352,38 @@ pub(crate) async fn handshake(
     run.observed.certificate = Some(info);
     if !ok && !trust.skip_verify {
         let why = why.unwrap_or_else(|| "not trusted".into());
-        return Err(CheckError::new(ErrorKind::Tls, format!("certificate verify failed: {why}")));
+        return Err(CheckError::new(
+            ErrorKind::Tls,
+            format!("certificate verify failed: {why}"),
+        ));
     }
     Ok(stream)
 }
 
 /// Describes a presented chain and judges it with rustls' WebPKI verifier.
-fn inspect(verifier: &WebPkiServerVerifier, certs: &[CertificateDer<'_>], name: &ServerName<'_>) -> Result<CertificateInfo, CheckError> {
+fn inspect(
+    verifier: &WebPkiServerVerifier,
+    certs: &[CertificateDer<'_>],
+    name: &ServerName<'_>,
+) -> Result<CertificateInfo, CheckError> {
     let Some((leaf, intermediates)) = certs.split_first() else {
         return Err(CheckError::new(ErrorKind::Tls, "the server presented no certificate"));
     };
     let mut chain = Vec::with_capacity(certs.len());
     let mut leaf_info = None;
     for (i, der) in certs.iter().enumerate() {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| CheckError::new(ErrorKind::Tls, format!("certificate {i} of the chain does not parse: {e}")))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
+            CheckError::new(
+                ErrorKind::Tls,
+                format!("certificate {i} of the chain does not parse: {e}"),
+            )
+        })?;
         let not_after = to_utc(cert.validity().not_after.timestamp());
-        chain.push(ChainCertificate { subject: cert.subject().to_string(), issuer: cert.issuer().to_string(), not_after });
+        chain.push(ChainCertificate {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            not_after,
+        });
         if i == 0 {
             let sans = cert
                 .subject_alternative_name()
@@ -335,7 +396,9 @@ fn inspect(verifier: &WebPkiServerVerifier, certs: &[CertificateDer<'_>], name: 
     }
     let (not_before, not_after, sans) = leaf_info.expect("the chain has a leaf");
     let verified = verifier.verify_server_cert(leaf, intermediates, name, &[], UnixTime::now());
-    let hostname_valid = ParsedCertificate::try_from(leaf).and_then(|p| verify_server_name(&p, name)).is_ok();
+    let hostname_valid = ParsedCertificate::try_from(leaf)
+        .and_then(|p| verify_server_name(&p, name))
+        .is_ok();
     let chain_valid = match &verified {
         Ok(_) => true,
         Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
@@ -359,14 +422,24 @@ fn inspect(verifier: &WebPkiServerVerifier, certs: &[CertificateDer<'_>], name: 
 
 /// rustls' verification errors, said the way an operator reads them.
 fn describe(e: &rustls::Error, not_after: DateTime<Utc>, name: &ServerName<'_>) -> String {
-    let rustls::Error::InvalidCertificate(cert) = e else { return e.to_string() };
+    let rustls::Error::InvalidCertificate(cert) = e else {
+        return e.to_string();
+    };
     match cert {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             let ago = (Utc::now() - not_after).to_std().unwrap_or_default();
-            format!("certificate expired {} ago (not valid after {})", human(ago), not_after.format("%Y-%m-%d %H:%M:%S UTC"))
+            format!(
+                "certificate expired {} ago (not valid after {})",
+                human(ago),
+                not_after.format("%Y-%m-%d %H:%M:%S UTC")
+            )
         }
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => "certificate is not valid yet".to_string(),
-        CertificateError::UnknownIssuer => "certificate is not signed by a trusted CA (unknown issuer; self-signed?)".to_string(),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate is not valid yet".to_string()
+        }
+        CertificateError::UnknownIssuer => {
+            "certificate is not signed by a trusted CA (unknown issuer; self-signed?)".to_string()
+        }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             format!("certificate is not valid for {}", name.to_str())
         }

@@ -62,13 +62,17 @@ impl UpperBound {
     pub fn evaluate(&self, which: &str, got: Duration, verdict: &mut Verdict) {
         if let Some(max) = self.max {
             if got > max {
-                verdict.failures.push(AssertionFailure::new(which, format!("< {}", human(max)), human(got)));
+                verdict
+                    .failures
+                    .push(AssertionFailure::new(which, format!("< {}", human(max)), human(got)));
                 return;
             }
         }
         if let Some(warn) = self.warn {
             if got > warn {
-                verdict.warnings.push(AssertionFailure::new(which, format!("< {}", human(warn)), human(got)));
+                verdict
+                    .warnings
+                    .push(AssertionFailure::new(which, format!("< {}", human(warn)), human(got)));
             }
         }
     }
@@ -83,13 +87,17 @@ impl LowerBound {
     pub fn evaluate(&self, which: &str, got: Duration, verdict: &mut Verdict) {
         if let Some(min) = self.min {
             if got < min {
-                verdict.failures.push(AssertionFailure::new(which, format!("> {}", human(min)), human(got)));
+                verdict
+                    .failures
+                    .push(AssertionFailure::new(which, format!("> {}", human(min)), human(got)));
                 return;
             }
         }
         if let Some(warn) = self.warn {
             if got < warn {
-                verdict.warnings.push(AssertionFailure::new(which, format!("> {}", human(warn)), human(got)));
+                verdict
+                    .warnings
+                    .push(AssertionFailure::new(which, format!("> {}", human(warn)), human(got)));
             }
         }
     }
@@ -106,7 +114,12 @@ enum Direction {
 }
 
 /// Reads `"< 500ms"` / `"> 14d"` (or a bare duration) or a `{ max|min, warn }` table.
-fn parse_bound(o: &mut Obj, key: &'static str, p: &mut Problems, dir: Direction) -> Option<(Option<Duration>, Option<Duration>)> {
+fn parse_bound(
+    o: &mut Obj,
+    key: &'static str,
+    p: &mut Problems,
+    dir: Direction,
+) -> Option<(Option<Duration>, Option<Duration>)> {
     let path = o.at(key);
     let (hard_key, op) = match dir {
         Direction::Upper => ("max", '<'),
@@ -129,7 +142,13 @@ fn parse_bound(o: &mut Obj, key: &'static str, p: &mut Problems, dir: Direction)
             (hard, warn)
         }
         other => {
-            p.push(&path, format!("expected a string like \"{op} 500ms\" or a table with {hard_key}/warn, got {}", type_name(other)));
+            p.push(
+                &path,
+                format!(
+                    "expected a string like \"{op} 500ms\" or a table with {hard_key}/warn, got {}",
+                    type_name(other)
+                ),
+            );
             return None;
         }
     };
@@ -139,7 +158,10 @@ fn parse_bound(o: &mut Obj, key: &'static str, p: &mut Problems, dir: Direction)
             Direction::Lower => w < h,
         };
         if inverted {
-            p.push(&path, format!("warn ({}) must be inside {hard_key} ({})", human(w), human(h)));
+            p.push(
+                &path,
+                format!("warn ({}) must be inside {hard_key} ({})", human(w), human(h)),
+            );
         }
     }
     Some((hard, warn))

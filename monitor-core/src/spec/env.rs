@@ -76,7 +76,10 @@ mod tests {
     fn substitutes_escapes_and_leaves_lone_dollars() {
         assert_eq!(expand_str("Bearer ${TOKEN}", &env).unwrap(), "Bearer abc");
         assert_eq!(expand_str("$${TOKEN} and $5", &env).unwrap(), "${TOKEN} and $5");
-        assert_eq!(expand_str("${MISSING}", &env).unwrap_err(), "environment variable MISSING is not set");
+        assert_eq!(
+            expand_str("${MISSING}", &env).unwrap_err(),
+            "environment variable MISSING is not set"
+        );
         assert!(expand_str("${TOKEN", &env).unwrap_err().contains("unterminated"));
         assert!(expand_str("${1X}", &env).unwrap_err().contains("not a valid"));
     }

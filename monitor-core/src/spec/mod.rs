@@ -36,8 +36,8 @@ mod bounds;
 pub(crate) mod env;
 pub(crate) mod reader;
 
-pub use bounds::{LowerBound, UpperBound, Verdict};
 pub(crate) use bounds::human;
+pub use bounds::{LowerBound, UpperBound, Verdict};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -143,7 +143,10 @@ impl Spec {
     /// Reads a spec file; `.json` files are JSON, anything else TOML.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Spec, SpecError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
             Self::from_json_str(&text)
         } else {
@@ -168,11 +171,17 @@ impl Spec {
 }
 
 fn parse_toml(text: &str) -> Result<Value, SpecError> {
-    toml::from_str::<Value>(text).map_err(|e| SpecError::Syntax { format: "TOML", message: e.to_string().trim().to_string() })
+    toml::from_str::<Value>(text).map_err(|e| SpecError::Syntax {
+        format: "TOML",
+        message: e.to_string().trim().to_string(),
+    })
 }
 
 fn parse_json(text: &str) -> Result<Value, SpecError> {
-    serde_json::from_str::<Value>(text).map_err(|e| SpecError::Syntax { format: "JSON", message: e.to_string() })
+    serde_json::from_str::<Value>(text).map_err(|e| SpecError::Syntax {
+        format: "JSON",
+        message: e.to_string(),
+    })
 }
 
 fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
@@ -187,7 +196,10 @@ fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
                     }
                 }
             }
-            other => p.push("checks", format!("expected a list of checks, got {}", reader::type_name(other))),
+            other => p.push(
+                "checks",
+                format!("expected a list of checks, got {}", reader::type_name(other)),
+            ),
         }
     }
     let mut services = Vec::new();
@@ -200,7 +212,10 @@ fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
                     }
                 }
             }
-            other => p.push("services", format!("expected a list of services, got {}", reader::type_name(other))),
+            other => p.push(
+                "services",
+                format!("expected a list of services, got {}", reader::type_name(other)),
+            ),
         }
     }
     o.finish(p);
@@ -212,7 +227,10 @@ fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
         for (i, name) in names.iter().enumerate() {
             let Some(name) = name else { continue };
             if let Some(first) = names[..i].iter().position(|n| n == &Some(*name)) {
-                p.push(format!("checks[{i}].name"), format!("{name:?} is already used by checks[{first}]"));
+                p.push(
+                    format!("checks[{i}].name"),
+                    format!("{name:?} is already used by checks[{first}]"),
+                );
             }
         }
     }
@@ -221,7 +239,9 @@ fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
             p.push(format!("services[{i}].name"), format!("{:?} is declared twice", s.name));
         }
         for (j, critical) in s.critical.iter().flatten().enumerate() {
-            let known = checks.iter().any(|c| &c.name == critical && c.service.as_deref() == Some(&s.name));
+            let known = checks
+                .iter()
+                .any(|c| &c.name == critical && c.service.as_deref() == Some(&s.name));
             if !known {
                 p.push(
                     format!("services[{i}].critical[{j}]"),
@@ -249,11 +269,17 @@ pub struct ServiceSpec {
 impl ServiceSpec {
     fn read(value: &Value, path: &str, p: &mut Problems) -> Option<ServiceSpec> {
         let mut o = Obj::new(value, path, p)?;
-        let name = o.required_string("name", p).and_then(|n| valid_name(&n, &o.at("name"), p));
+        let name = o
+            .required_string("name", p)
+            .and_then(|n| valid_name(&n, &o.at("name"), p));
         let description = o.string("description", p);
         let critical = o.strings("critical", p);
         o.finish(p);
-        Some(ServiceSpec { name: name?, description, critical })
+        Some(ServiceSpec {
+            name: name?,
+            description,
+            critical,
+        })
     }
 }
 
@@ -300,7 +326,7 @@ pub struct CheckSpec {
 #[derive(Clone, Debug)]
 pub enum CheckKind {
     /// HTTP(S) request with assertions.
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
     /// TLS handshake and certificate inspection.
     Tls(TlsCheck),
     /// DNS query through hickory-resolver.
@@ -320,7 +346,17 @@ pub(crate) struct Common {
 
 const KINDS: &[&str] = &["http", "tls", "dns", "tcp", "icmp", "push"];
 /// Every spelling `kind` accepts (`ping` and `heartbeat` are aliases).
-const KIND_NAMES: &[&str] = &["http", "https", "tls", "dns", "tcp", "icmp", "ping", "push", "heartbeat"];
+const KIND_NAMES: &[&str] = &[
+    "http",
+    "https",
+    "tls",
+    "dns",
+    "tcp",
+    "icmp",
+    "ping",
+    "push",
+    "heartbeat",
+];
 
 impl CheckSpec {
     /// Validates one check given as a JSON value; paths in errors start at the check (`expect.status`).
@@ -406,22 +442,34 @@ fn read_check(value: &Value, path: &str, env: EnvLookup, p: &mut Problems) -> Op
     env::expand(&mut expanded, path, env, p);
     let mut o = Obj::new(&expanded, path, p)?;
 
-    let name = o.required_string("name", p).and_then(|n| valid_name(&n, &o.at("name"), p));
+    let name = o
+        .required_string("name", p)
+        .and_then(|n| valid_name(&n, &o.at("name"), p));
     let service = o.string("service", p).and_then(|s| valid_name(&s, &o.at("service"), p));
     let kind = o.required_string("kind", p);
     let interval = o.duration("interval", p).unwrap_or(Duration::from_secs(60));
     if interval < Duration::from_secs(1) {
-        p.push(o.at("interval"), format!("{} is too short; at least 1s", human(interval)));
+        p.push(
+            o.at("interval"),
+            format!("{} is too short; at least 1s", human(interval)),
+        );
     }
     let timeout_given = o.has("timeout");
-    let timeout = o.duration("timeout", p).unwrap_or_else(|| interval.min(Duration::from_secs(10)));
+    let timeout = o
+        .duration("timeout", p)
+        .unwrap_or_else(|| interval.min(Duration::from_secs(10)));
     if timeout.is_zero() {
         p.push(o.at("timeout"), "must be longer than 0s");
     } else if timeout_given && timeout > interval {
-        p.push(o.at("timeout"), format!("{} is longer than the interval ({})", human(timeout), human(interval)));
+        p.push(
+            o.at("timeout"),
+            format!("{} is longer than the interval ({})", human(timeout), human(interval)),
+        );
     }
     let retries = o.int("retries", 0, 100, p).unwrap_or(0) as u32;
-    let retry_interval = o.duration("retry_interval", p).unwrap_or_else(|| interval.min(Duration::from_secs(10)));
+    let retry_interval = o
+        .duration("retry_interval", p)
+        .unwrap_or_else(|| interval.min(Duration::from_secs(10)));
     let success_threshold = o.int("success_threshold", 1, 100, p).unwrap_or(1) as u32;
     let tags = o.strings("tags", p).unwrap_or_default();
     let enabled = o.bool("enabled", p).unwrap_or(true);
@@ -429,14 +477,17 @@ fn read_check(value: &Value, path: &str, env: EnvLookup, p: &mut Problems) -> Op
     let common = Common { interval };
     let known_kind = kind.as_deref().is_some_and(|k| KIND_NAMES.contains(&k));
     let kind = match kind.as_deref() {
-        Some("http") | Some("https") => HttpCheck::read(&mut o, &common, p).map(CheckKind::Http),
+        Some("http") | Some("https") => HttpCheck::read(&mut o, &common, p).map(|h| CheckKind::Http(Box::new(h))),
         Some("tls") => TlsCheck::read(&mut o, &common, p).map(CheckKind::Tls),
         Some("dns") => DnsCheck::read(&mut o, &common, p).map(CheckKind::Dns),
         Some("tcp") => TcpCheck::read(&mut o, &common, p).map(CheckKind::Tcp),
         Some("icmp") | Some("ping") => IcmpCheck::read(&mut o, &common, p).map(CheckKind::Icmp),
         Some("push") | Some("heartbeat") => PushCheck::read(&mut o, &common, p).map(CheckKind::Push),
         Some(other) => {
-            p.push(o.at("kind"), format!("{other:?} is not a kind of check (one of: {})", KINDS.join(", ")));
+            p.push(
+                o.at("kind"),
+                format!("{other:?} is not a kind of check (one of: {})", KINDS.join(", ")),
+            );
             None
         }
         None => None,

@@ -15,7 +15,10 @@ pub(crate) struct Problems {
 
 impl Problems {
     pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.list.push(Problem { path: path.into(), message: message.into() });
+        self.list.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 }
 
@@ -64,7 +67,11 @@ impl<'a> Obj<'a> {
     /// Reads `value` as an object at `path`; records a problem when it is not one.
     pub(crate) fn new(value: &'a Value, path: &str, p: &mut Problems) -> Option<Obj<'a>> {
         match value {
-            Value::Object(map) => Some(Obj { map, path: path.to_string(), asked: Vec::new() }),
+            Value::Object(map) => Some(Obj {
+                map,
+                path: path.to_string(),
+                asked: Vec::new(),
+            }),
             other => {
                 p.push(path, format!("expected a table/object, got {}", type_name(other)));
                 None
@@ -111,7 +118,10 @@ impl<'a> Obj<'a> {
         match self.raw(key)? {
             Value::Bool(b) => Some(*b),
             other => {
-                p.push(self.at(key), format!("expected true or false, got {}", type_name(other)));
+                p.push(
+                    self.at(key),
+                    format!("expected true or false, got {}", type_name(other)),
+                );
                 None
             }
         }
@@ -123,7 +133,10 @@ impl<'a> Obj<'a> {
         match v.as_u64() {
             Some(n) if (min..=max).contains(&n) => Some(n),
             _ => {
-                p.push(self.at(key), format!("expected a whole number from {min} to {max}, got {v}"));
+                p.push(
+                    self.at(key),
+                    format!("expected a whole number from {min} to {max}, got {v}"),
+                );
                 None
             }
         }
@@ -156,12 +169,18 @@ impl<'a> Obj<'a> {
             Value::String(s) => match s.trim().parse::<bytesize::ByteSize>() {
                 Ok(b) => Some(b.as_u64()),
                 Err(_) => {
-                    p.push(self.at(key), format!("{s:?} is not a size (write it like \"512KiB\", \"1MiB\")"));
+                    p.push(
+                        self.at(key),
+                        format!("{s:?} is not a size (write it like \"512KiB\", \"1MiB\")"),
+                    );
                     None
                 }
             },
             other => {
-                p.push(self.at(key), format!("expected a size like \"1MiB\", got {}", type_name(other)));
+                p.push(
+                    self.at(key),
+                    format!("expected a size like \"1MiB\", got {}", type_name(other)),
+                );
                 None
             }
         }
@@ -183,7 +202,10 @@ impl<'a> Obj<'a> {
                 Some(out)
             }
             other => {
-                p.push(path, format!("expected a string or a list of strings, got {}", type_name(other)));
+                p.push(
+                    path,
+                    format!("expected a string or a list of strings, got {}", type_name(other)),
+                );
                 None
             }
         }
@@ -215,6 +237,11 @@ impl<'a> Obj<'a> {
                 None
             }
         }
+    }
+
+    /// Every entry of the object, for tables whose keys are data (JSON paths, header names).
+    pub(crate) fn entries(&self) -> &'a Map<String, Value> {
+        self.map
     }
 
     /// Reports every key that no getter asked for.
@@ -257,7 +284,10 @@ mod tests {
 
     #[test]
     fn paths_quote_keys_that_are_not_words() {
-        assert_eq!(join("checks[0].expect.json", "$.status"), "checks[0].expect.json[\"$.status\"]");
+        assert_eq!(
+            join("checks[0].expect.json", "$.status"),
+            "checks[0].expect.json[\"$.status\"]"
+        );
         assert_eq!(join("", "url"), "url");
     }
 
@@ -270,13 +300,9 @@ mod tests {
         o.string("url", &mut p);
         o.finish(&mut p);
         assert_eq!(p.list.len(), 1);
-        assert_eq!(p.list[0].to_string(), "checks[1].urll: unknown field (did you mean \"url\"?)");
-    }
-}
-
-impl<'a> Obj<'a> {
-    /// Every entry of the object, for tables whose keys are data (JSON paths, header names).
-    pub(crate) fn entries(&self) -> &'a Map<String, Value> {
-        self.map
+        assert_eq!(
+            p.list[0].to_string(),
+            "checks[1].urll: unknown field (did you mean \"url\"?)"
+        );
     }
 }

@@ -91,11 +91,19 @@ impl Pattern {
         RegexBuilder::new(source)
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
-            .map(|regex| Pattern { source: source.to_string(), regex })
+            .map(|regex| Pattern {
+                source: source.to_string(),
+                regex,
+            })
             .map_err(|e| {
                 // The regex crate's message spans lines (pattern, caret, reason); keep the reason.
                 let text = e.to_string();
-                let reason = text.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+                let reason = text
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_string();
                 format!("invalid regular expression ({reason})")
             })
     }
@@ -177,13 +185,22 @@ impl HttpExpect {
             let expected = if self.status.is_empty() {
                 "200-399".to_string()
             } else {
-                self.status.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+                self.status
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             };
-            v.failures.push(AssertionFailure::new("status", expected, r.status.to_string()));
+            v.failures
+                .push(AssertionFailure::new("status", expected, r.status.to_string()));
         }
         for needle in &self.body_contains {
             if memchr::memmem::find(r.body, needle.as_bytes()).is_none() {
-                v.failures.push(AssertionFailure::new("body_contains", format!("body containing {needle:?}"), snippet(r.body)));
+                v.failures.push(AssertionFailure::new(
+                    "body_contains",
+                    format!("body containing {needle:?}"),
+                    snippet(r.body),
+                ));
             }
         }
         for needle in &self.body_not_contains {
@@ -197,7 +214,11 @@ impl HttpExpect {
         }
         for pattern in &self.body_regex {
             if !pattern.is_match(r.body) {
-                v.failures.push(AssertionFailure::new("body_regex", format!("body matching /{}/", pattern.source), snippet(r.body)));
+                v.failures.push(AssertionFailure::new(
+                    "body_regex",
+                    format!("body matching /{}/", pattern.source),
+                    snippet(r.body),
+                ));
             }
         }
         if !self.json.is_empty() {
@@ -207,13 +228,21 @@ impl HttpExpect {
                         a.evaluate(&doc, &mut v);
                     }
                 }
-                Err(e) => v.failures.push(AssertionFailure::new("json", "a JSON body", format!("invalid JSON ({e})"))),
+                Err(e) => v.failures.push(AssertionFailure::new(
+                    "json",
+                    "a JSON body",
+                    format!("invalid JSON ({e})"),
+                )),
             }
         }
         for (name, want) in &self.headers {
             let values: Vec<&str> = r.headers.get_all(name).iter().filter_map(|h| h.to_str().ok()).collect();
             if !values.iter().any(|got| got.trim() == want) {
-                v.failures.push(AssertionFailure::new(format!("headers.{name}"), want.clone(), shown_header(&values)));
+                v.failures.push(AssertionFailure::new(
+                    format!("headers.{name}"),
+                    want.clone(),
+                    shown_header(&values),
+                ));
             }
         }
         for (name, pattern) in &self.headers_match {
@@ -231,7 +260,10 @@ impl HttpExpect {
     }
 
     pub(crate) fn read(o: &mut Obj, p: &mut Problems) -> HttpExpect {
-        let mut x = HttpExpect { status: read_status(o, p), ..Default::default() };
+        let mut x = HttpExpect {
+            status: read_status(o, p),
+            ..Default::default()
+        };
         x.body_contains = o.strings("body_contains", p).unwrap_or_default();
         x.body_not_contains = o.strings("body_not_contains", p).unwrap_or_default();
         let regex_path = o.at("body_regex");
@@ -277,7 +309,11 @@ fn read_status(o: &mut Obj, p: &mut Problems) -> Vec<StatusMatch> {
     let path = o.at("status");
     let Some(v) = o.raw("status") else { return Vec::new() };
     let items: Vec<(String, &Value)> = match v {
-        Value::Array(list) => list.iter().enumerate().map(|(i, v)| (format!("{path}[{i}]"), v)).collect(),
+        Value::Array(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{path}[{i}]"), v))
+            .collect(),
         single => vec![(path.clone(), single)],
     };
     let mut out = Vec::new();
@@ -294,7 +330,10 @@ fn read_status(o: &mut Obj, p: &mut Problems) -> Vec<StatusMatch> {
                 } else if t.len() == 3 && t.ends_with("xx") && matches!(t.as_bytes()[0], b'1'..=b'5') {
                     out.push(StatusMatch::Class(u16::from(t.as_bytes()[0] - b'0')));
                 } else {
-                    p.push(at, format!("{s:?} is not an HTTP status or class (like 200 or \"2xx\")"));
+                    p.push(
+                        at,
+                        format!("{s:?} is not an HTTP status or class (like 200 or \"2xx\")"),
+                    );
                 }
             }
             other => p.push(at, format!("expected a status code or class, got {}", type_name(other))),
@@ -303,7 +342,9 @@ fn read_status(o: &mut Obj, p: &mut Problems) -> Vec<StatusMatch> {
     out
 }
 
-const OPS: &[&str] = &["==", "eq", "!=", "ne", "<", "lt", "<=", "le", ">", "gt", ">=", "ge", "exists", "contains"];
+const OPS: &[&str] = &[
+    "==", "eq", "!=", "ne", "<", "lt", "<=", "le", ">", "gt", ">=", "ge", "exists", "contains",
+];
 
 impl JsonAssertion {
     fn read(path: &str, want: &Value, at: &str, p: &mut Problems) -> Option<JsonAssertion> {
@@ -314,12 +355,16 @@ impl JsonAssertion {
                 None
             }
         };
-        let is_op_table = matches!(want, Value::Object(m) if !m.is_empty() && m.keys().all(|k| OPS.contains(&k.as_str())));
+        let is_op_table =
+            matches!(want, Value::Object(m) if !m.is_empty() && m.keys().all(|k| OPS.contains(&k.as_str())));
         let mut ops = Vec::new();
         if is_op_table {
             for (op, arg) in want.as_object().into_iter().flatten() {
                 let op_at = join(at, op);
-                let number = || arg.as_f64().ok_or_else(|| format!("{op} needs a number, got {}", type_name(arg)));
+                let number = || {
+                    arg.as_f64()
+                        .ok_or_else(|| format!("{op} needs a number, got {}", type_name(arg)))
+                };
                 let parsed = match op.as_str() {
                     "==" | "eq" => Ok(JsonOp::Eq(arg.clone())),
                     "!=" | "ne" => Ok(JsonOp::Ne(arg.clone())),
@@ -327,7 +372,10 @@ impl JsonAssertion {
                     "<=" | "le" => number().map(JsonOp::Le),
                     ">" | "gt" => number().map(JsonOp::Gt),
                     ">=" | "ge" => number().map(JsonOp::Ge),
-                    "exists" => arg.as_bool().map(JsonOp::Exists).ok_or_else(|| "exists needs true or false".to_string()),
+                    "exists" => arg
+                        .as_bool()
+                        .map(JsonOp::Exists)
+                        .ok_or_else(|| "exists needs true or false".to_string()),
                     _ => Ok(JsonOp::Contains(arg.clone())),
                 };
                 match parsed {
@@ -338,7 +386,11 @@ impl JsonAssertion {
         } else {
             ops.push(JsonOp::Eq(want.clone()));
         }
-        Some(JsonAssertion { path: path.to_string(), compiled: compiled?, ops })
+        Some(JsonAssertion {
+            path: path.to_string(),
+            compiled: compiled?,
+            ops,
+        })
     }
 
     fn evaluate(&self, doc: &Value, v: &mut Verdict) {
@@ -346,17 +398,34 @@ impl JsonAssertion {
         let which = || join("json", &self.path);
         for op in &self.ops {
             let (ok, expected) = match op {
-                JsonOp::Exists(want) => (nodes.is_empty() != *want, if *want { "a value".to_string() } else { "nothing".to_string() }),
-                JsonOp::Eq(want) => (!nodes.is_empty() && nodes.iter().all(|n| json_eq(n, want)), want.to_string()),
-                JsonOp::Ne(want) => (!nodes.is_empty() && nodes.iter().all(|n| !json_eq(n, want)), format!("!= {want}")),
+                JsonOp::Exists(want) => (
+                    nodes.is_empty() != *want,
+                    if *want {
+                        "a value".to_string()
+                    } else {
+                        "nothing".to_string()
+                    },
+                ),
+                JsonOp::Eq(want) => (
+                    !nodes.is_empty() && nodes.iter().all(|n| json_eq(n, want)),
+                    want.to_string(),
+                ),
+                JsonOp::Ne(want) => (
+                    !nodes.is_empty() && nodes.iter().all(|n| !json_eq(n, want)),
+                    format!("!= {want}"),
+                ),
                 JsonOp::Lt(x) => (all_numbers(&nodes, |n| n < *x), format!("< {x}")),
                 JsonOp::Le(x) => (all_numbers(&nodes, |n| n <= *x), format!("<= {x}")),
                 JsonOp::Gt(x) => (all_numbers(&nodes, |n| n > *x), format!("> {x}")),
                 JsonOp::Ge(x) => (all_numbers(&nodes, |n| n >= *x), format!(">= {x}")),
-                JsonOp::Contains(want) => (nodes.iter().any(|n| json_contains(n, want)), format!("containing {want}")),
+                JsonOp::Contains(want) => (
+                    nodes.iter().any(|n| json_contains(n, want)),
+                    format!("containing {want}"),
+                ),
             };
             if !ok {
-                v.failures.push(AssertionFailure::new(which(), expected, shown_nodes(&nodes)));
+                v.failures
+                    .push(AssertionFailure::new(which(), expected, shown_nodes(&nodes)));
             }
         }
     }
@@ -397,7 +466,10 @@ fn snippet(body: &[u8]) -> String {
     if body.is_empty() {
         return "an empty body".to_string();
     }
-    format!("{:?}", clip(&String::from_utf8_lossy(&body[..body.len().min(SHOWN * 4)])))
+    format!(
+        "{:?}",
+        clip(&String::from_utf8_lossy(&body[..body.len().min(SHOWN * 4)]))
+    )
 }
 
 fn shown_nodes(nodes: &[&Value]) -> String {

@@ -105,12 +105,18 @@ impl HttpCheck {
         let mut headers = HeaderMap::new();
         let headers_path = o.at("headers");
         for (name, value) in o.string_map("headers", p).unwrap_or_default() {
-            match (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            match (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
                 (Ok(n), Ok(v)) => {
                     headers.append(n, v);
                 }
                 (Err(_), _) => p.push(join(&headers_path, &name), "is not a valid header name"),
-                (_, Err(_)) => p.push(join(&headers_path, &name), "has characters not allowed in a header value"),
+                (_, Err(_)) => p.push(
+                    join(&headers_path, &name),
+                    "has characters not allowed in a header value",
+                ),
             }
         }
         let body = o.string("body", p).map(Bytes::from);
@@ -145,7 +151,9 @@ impl HttpCheck {
             }
         }
         let follow_redirects = o.bool("follow_redirects", p).unwrap_or(true);
-        let max_redirects = o.int("max_redirects", 0, 30, p).map_or(DEFAULT_MAX_REDIRECTS, |n| n as u32);
+        let max_redirects = o
+            .int("max_redirects", 0, 30, p)
+            .map_or(DEFAULT_MAX_REDIRECTS, |n| n as u32);
         let tls = TlsTrust::read(o, p, true);
         let ip_version = IpVersion::read(o, p);
         let max_body = o.size("max_body", p).unwrap_or(DEFAULT_MAX_BODY);
@@ -160,9 +168,13 @@ impl HttpCheck {
             }
             None => HttpExpect::default(),
         };
-        let has_cert_bound = expect.certificate_expires_in.min.is_some() || expect.certificate_expires_in.warn.is_some();
+        let has_cert_bound =
+            expect.certificate_expires_in.min.is_some() || expect.certificate_expires_in.warn.is_some();
         if has_cert_bound && url.as_ref().is_some_and(|u| u.scheme() != "https") {
-            p.push(format!("{}.certificate_expires_in", o.at("expect")), "needs an https:// url");
+            p.push(
+                format!("{}.certificate_expires_in", o.at("expect")),
+                "needs an https:// url",
+            );
         }
         Some(HttpCheck {
             url: url?,
@@ -198,11 +210,14 @@ impl HttpCheck {
                             format!("stopped after {} redirects (next: {location})", self.max_redirects),
                         ));
                     }
-                    let next = url
-                        .join(location)
-                        .map_err(|e| CheckError::new(ErrorKind::Protocol, format!("bad redirect location {location:?}: {e}")))?;
+                    let next = url.join(location).map_err(|e| {
+                        CheckError::new(ErrorKind::Protocol, format!("bad redirect location {location:?}: {e}"))
+                    })?;
                     if !matches!(next.scheme(), "http" | "https") {
-                        return Err(CheckError::new(ErrorKind::Protocol, format!("redirect to a non-HTTP URL: {next}")));
+                        return Err(CheckError::new(
+                            ErrorKind::Protocol,
+                            format!("redirect to a non-HTTP URL: {next}"),
+                        ));
                     }
                     if next.origin() != url.origin() {
                         // Credentials are for the origin they were configured for.
@@ -235,7 +250,12 @@ impl HttpCheck {
                 self.read_body(run, &parts.headers, incoming).await?
             };
             run.observed.body_bytes = Some(body_bytes.len() as u64);
-            let facts = ResponseFacts { status: status.as_u16(), headers: &parts.headers, body: &body_bytes, elapsed: run.started.elapsed() };
+            let facts = ResponseFacts {
+                status: status.as_u16(),
+                headers: &parts.headers,
+                body: &body_bytes,
+                elapsed: run.started.elapsed(),
+            };
             run.verdict = self.expect.evaluate(&facts);
             if let Some(cert) = &run.observed.certificate {
                 evaluate_expiry(&self.expect.certificate_expires_in, cert, &mut run.verdict);
@@ -273,9 +293,7 @@ impl HttpCheck {
     async fn read_body(&self, run: &mut Run, headers: &HeaderMap, incoming: Incoming) -> Result<Vec<u8>, CheckError> {
         use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder, ZstdDecoder};
         let t = Instant::now();
-        let raw = tokio_util::io::StreamReader::new(
-            incoming.into_data_stream().map_err_into_io(),
-        );
+        let raw = tokio_util::io::StreamReader::new(incoming.into_data_stream().map_err_into_io());
         let encoding = headers
             .get(header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
@@ -289,23 +307,35 @@ impl HttpCheck {
             "br" => Box::pin(BrotliDecoder::new(raw)),
             "zstd" => Box::pin(ZstdDecoder::new(raw)),
             other => {
-                return Err(CheckError::new(ErrorKind::Protocol, format!("unsupported content-encoding {other:?}")));
+                return Err(CheckError::new(
+                    ErrorKind::Protocol,
+                    format!("unsupported content-encoding {other:?}"),
+                ));
             }
         };
         let limit = self.max_body;
         let mut buf = Vec::with_capacity(8 * 1024);
-        let read = run.within("the response body", (&mut reader).take(limit + 1).read_to_end(&mut buf)).await;
+        let read = run
+            .within("the response body", (&mut reader).take(limit + 1).read_to_end(&mut buf))
+            .await;
         run.phases.add(|p| &mut p.transfer_ms, t.elapsed());
         match read? {
             Ok(_) if buf.len() as u64 > limit => Err(CheckError::new(
                 ErrorKind::BodyTooLarge,
-                format!("body is larger than max_body ({} bytes, counted after decompression)", limit),
+                format!(
+                    "body is larger than max_body ({} bytes, counted after decompression)",
+                    limit
+                ),
             )),
             Ok(_) => Ok(buf),
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                Err(CheckError::new(ErrorKind::Protocol, format!("could not decode the {encoding} body: {e}")))
-            }
-            Err(e) => Err(CheckError::new(ErrorKind::Connection, format!("reading the body failed: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(CheckError::new(
+                ErrorKind::Protocol,
+                format!("could not decode the {encoding} body: {e}"),
+            )),
+            Err(e) => Err(CheckError::new(
+                ErrorKind::Connection,
+                format!("reading the body failed: {e}"),
+            )),
         }
     }
 }
@@ -318,7 +348,7 @@ trait MapErrIntoIo: Sized {
 impl<S: futures_util::Stream<Item = Result<Bytes, hyper::Error>>> MapErrIntoIo for S {
     fn map_err_into_io(self) -> futures_util::stream::MapErr<Self, fn(hyper::Error) -> std::io::Error> {
         use futures_util::TryStreamExt;
-        self.map_err(|e| std::io::Error::other(e))
+        self.map_err(std::io::Error::other)
     }
 }
 
@@ -333,7 +363,13 @@ fn version_name(v: Version) -> &'static str {
     }
 }
 
-fn build_request(url: &Url, method: &Method, headers: &HeaderMap, body: Option<Bytes>, h2: bool) -> Result<Request<Full<Bytes>>, CheckError> {
+fn build_request(
+    url: &Url,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Option<Bytes>,
+    h2: bool,
+) -> Result<Request<Full<Bytes>>, CheckError> {
     // HTTP/1.1 wants the origin form and a Host header; HTTP/2 the absolute form.
     let target = if h2 {
         url.as_str().to_string()
@@ -361,7 +397,10 @@ fn build_request(url: &Url, method: &Method, headers: &HeaderMap, body: Option<B
     }
     h.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
     h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-    h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate, br, zstd"));
+    h.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip, deflate, br, zstd"),
+    );
     for (name, value) in headers {
         h.insert(name.clone(), value.clone());
     }
@@ -378,27 +417,41 @@ impl Drop for AbortOnDrop {
 }
 
 /// Sends `request` over a fresh connection and waits for the response head (`first_byte`).
-async fn send<IO>(run: &mut Run, io: IO, request: Request<Full<Bytes>>, h2: bool) -> Result<(Response<Incoming>, AbortOnDrop), CheckError>
+async fn send<IO>(
+    run: &mut Run,
+    io: IO,
+    request: Request<Full<Bytes>>,
+    h2: bool,
+) -> Result<(Response<Incoming>, AbortOnDrop), CheckError>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let t = Instant::now();
     let result = if h2 {
         let (mut sender, conn) = run
-            .within("the HTTP/2 handshake", hyper::client::conn::http2::handshake(TokioExecutor::new(), io))
+            .within(
+                "the HTTP/2 handshake",
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io),
+            )
             .await?
             .map_err(hyper_error)?;
         let driver = AbortOnDrop(tokio::spawn(async move {
             let _ = conn.await;
         }));
-        run.within("the first byte", sender.send_request(request)).await.map(|r| r.map(|resp| (resp, driver)))
+        run.within("the first byte", sender.send_request(request))
+            .await
+            .map(|r| r.map(|resp| (resp, driver)))
     } else {
-        let (mut sender, conn) =
-            run.within("the HTTP handshake", hyper::client::conn::http1::handshake(io)).await?.map_err(hyper_error)?;
+        let (mut sender, conn) = run
+            .within("the HTTP handshake", hyper::client::conn::http1::handshake(io))
+            .await?
+            .map_err(hyper_error)?;
         let driver = AbortOnDrop(tokio::spawn(async move {
             let _ = conn.await;
         }));
-        run.within("the first byte", sender.send_request(request)).await.map(|r| r.map(|resp| (resp, driver)))
+        run.within("the first byte", sender.send_request(request))
+            .await
+            .map(|r| r.map(|resp| (resp, driver)))
     };
     run.phases.add(|p| &mut p.first_byte_ms, t.elapsed());
     result?.map_err(hyper_error)
@@ -410,7 +463,10 @@ fn hyper_error(e: hyper::Error) -> CheckError {
     if e.is_parse() || e.is_parse_status() || e.is_user() {
         CheckError::new(ErrorKind::Protocol, format!("invalid HTTP response: {e}{detail}"))
     } else if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-        CheckError::new(ErrorKind::Connection, format!("connection closed before a complete response{detail}"))
+        CheckError::new(
+            ErrorKind::Connection,
+            format!("connection closed before a complete response{detail}"),
+        )
     } else {
         CheckError::new(ErrorKind::Connection, format!("HTTP error: {e}{detail}"))
     }

@@ -86,7 +86,7 @@ fn detail(r: &CheckResult) -> String {
     if let Some(avg) = o.rtt_avg_ms {
         parts.push(format!("rtt {avg:.3}ms"));
     }
-    if let Some(m) = &o.push_message {
+    if let Some(m) = &o.message {
         parts.push(format!("last push: {m}"));
     }
     parts.join(", ")

@@ -24,10 +24,18 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bus;
 pub mod checks;
+pub mod export;
+pub mod monitor;
 pub mod result;
+mod scheduler;
 pub mod spec;
+pub mod state;
 
+pub use bus::{Command, Event, EventKind, Filter};
 pub use checks::Prober;
+pub use monitor::{Monitor, MonitorBuilder, MonitorConfig, MonitorError};
 pub use result::{AssertionFailure, CertificateInfo, CheckError, CheckResult, ErrorKind, Observed, Phases, Status};
 pub use spec::{CheckKind, CheckSpec, Spec, SpecError};
+pub use state::StatusSnapshot;

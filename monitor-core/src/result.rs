@@ -192,9 +192,9 @@ pub struct Observed {
     /// When the last push (heartbeat) arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_push: Option<DateTime<Utc>>,
-    /// The message that came with the last push.
+    /// The message of the last push, or of a callable check's function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_message: Option<String>,
+    pub message: Option<String>,
 }
 
 /// Why a check failed, as a stable machine-readable name.
@@ -231,6 +231,8 @@ pub enum ErrorKind {
     PushMissed,
     /// The last push reported a failure.
     PushFailed,
+    /// A callable check's function reported a failure.
+    Callable,
     /// A bug in upwatch (a panic inside a check); the engine kept running.
     Internal,
 }
@@ -251,6 +253,7 @@ impl ErrorKind {
             ErrorKind::Permission => "permission",
             ErrorKind::PushMissed => "push_missed",
             ErrorKind::PushFailed => "push_failed",
+            ErrorKind::Callable => "callable",
             ErrorKind::Internal => "internal",
         }
     }
@@ -369,7 +372,7 @@ pub struct CheckResult {
     /// The service the check belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
-    /// The check's kind (`http`, `tls`, `dns`, `tcp`, `icmp`, `push`).
+    /// The check's kind (`http`, `tls`, `dns`, `tcp`, `icmp`, `push`, `callable`).
     pub kind: String,
     /// Up, degraded or down.
     pub status: Status,

@@ -619,7 +619,7 @@ async fn push_checks_follow_heartbeats() {
     prober.push("backup", true, Some("done in 3s".into()));
     let r = run_with(&prober, spec.clone()).await;
     assert_eq!(r.status, Status::Up);
-    assert_eq!(r.observed.push_message.as_deref(), Some("done in 3s"));
+    assert_eq!(r.observed.message.as_deref(), Some("done in 3s"));
     assert!(r.observed.last_push.is_some());
     prober.push("backup", false, Some("disk full".into()));
     let r = run_with(&prober, spec.clone()).await;

@@ -2,11 +2,12 @@
 //!
 //! Each kind lives in its own module and decides pass/fail there:
 //! [`http`] (with its assertions in `http/expect.rs`), [`tls`], [`dns`], [`tcp`],
-//! [`icmp`] and [`push`]. Connection set-up shared by several kinds is in `net.rs`.
+//! [`icmp`], [`push`] and [`callable`]. Connection set-up shared by several kinds is in `net.rs`.
 //!
 //! A run never panics into the caller: a panic inside a check becomes a result
 //! with error kind `internal`, and every run is bounded by the check's timeout.
 
+pub mod callable;
 pub mod dns;
 pub mod http;
 pub mod icmp;
@@ -95,6 +96,11 @@ impl Prober {
     /// Runs `check` once and returns its result. Never panics and never takes
     /// (much) longer than the check's timeout.
     pub async fn run(&self, check: &CheckSpec) -> CheckResult {
+        self.run_with(check, None).await
+    }
+
+    /// Like [`Prober::run`], with the function of a `callable` check.
+    pub async fn run_with(&self, check: &CheckSpec, callable: Option<&callable::CallableFn>) -> CheckResult {
         let at = Utc::now();
         let started = Instant::now();
         let mut run = Run {
@@ -105,7 +111,7 @@ impl Prober {
             observed: Observed::default(),
             verdict: Verdict::default(),
         };
-        let outcome = guarded(check.timeout, self.probe(check, &mut run)).await;
+        let outcome = guarded(check.timeout, self.probe(check, callable, &mut run)).await;
         let error = match outcome {
             Err(e) => Some(e),
             Ok(()) => run.verdict.failures.first().map(CheckError::assertion),
@@ -138,7 +144,12 @@ impl Prober {
         self.inner.pushes.record(check, ok, message);
     }
 
-    async fn probe(&self, check: &CheckSpec, run: &mut Run) -> Result<(), CheckError> {
+    async fn probe(
+        &self,
+        check: &CheckSpec,
+        f: Option<&callable::CallableFn>,
+        run: &mut Run,
+    ) -> Result<(), CheckError> {
         match &check.kind {
             CheckKind::Http(c) => c.probe(&self.inner.tls, run).await,
             CheckKind::Tls(c) => c.probe(&self.inner.tls, run).await,
@@ -146,6 +157,7 @@ impl Prober {
             CheckKind::Tcp(c) => c.probe(run).await,
             CheckKind::Icmp(c) => c.probe(&self.inner.pingers, run).await,
             CheckKind::Push(c) => c.probe(&check.name, check.interval, &self.inner.pushes, run),
+            CheckKind::Callable(c) => c.probe(f, run).await,
         }
     }
 }

@@ -48,7 +48,7 @@ impl PushCheck {
         let window = interval + self.grace;
         if let Some(last) = &last {
             run.observed.last_push = Some(last.at);
-            run.observed.push_message = last.message.clone();
+            run.observed.message = last.message.clone();
         }
         let quiet = (now - since).to_std().unwrap_or_default();
         if quiet > window {

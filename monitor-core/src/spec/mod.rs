@@ -45,7 +45,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::checks::{dns::DnsCheck, http::HttpCheck, icmp::IcmpCheck, push::PushCheck, tcp::TcpCheck, tls::TlsCheck};
+use crate::checks::{
+    callable::CallableCheck, dns::DnsCheck, http::HttpCheck, icmp::IcmpCheck, push::PushCheck, tcp::TcpCheck,
+    tls::TlsCheck,
+};
 use reader::{index, Obj, Problems};
 
 /// One problem in a spec: where, and what is wrong.
@@ -337,6 +340,8 @@ pub enum CheckKind {
     Icmp(IcmpCheck),
     /// Heartbeat: the application pushes, the check is down when pushes stop.
     Push(PushCheck),
+    /// A function of the host application, given at registration.
+    Callable(CallableCheck),
 }
 
 /// Defaults every kind may need while reading its own fields.
@@ -344,7 +349,7 @@ pub(crate) struct Common {
     pub(crate) interval: Duration,
 }
 
-const KINDS: &[&str] = &["http", "tls", "dns", "tcp", "icmp", "push"];
+const KINDS: &[&str] = &["http", "tls", "dns", "tcp", "icmp", "push", "callable"];
 /// Every spelling `kind` accepts (`ping` and `heartbeat` are aliases).
 const KIND_NAMES: &[&str] = &[
     "http",
@@ -356,6 +361,7 @@ const KIND_NAMES: &[&str] = &[
     "ping",
     "push",
     "heartbeat",
+    "callable",
 ];
 
 impl CheckSpec {
@@ -383,7 +389,7 @@ impl CheckSpec {
         Self::from_value(parse_toml(text)?)
     }
 
-    /// The kind's name: `http`, `tls`, `dns`, `tcp`, `icmp` or `push`.
+    /// The kind's name: `http`, `tls`, `dns`, `tcp`, `icmp`, `push` or `callable`.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             CheckKind::Http(_) => "http",
@@ -392,6 +398,7 @@ impl CheckSpec {
             CheckKind::Tcp(_) => "tcp",
             CheckKind::Icmp(_) => "icmp",
             CheckKind::Push(_) => "push",
+            CheckKind::Callable(_) => "callable",
         }
     }
 
@@ -483,6 +490,7 @@ fn read_check(value: &Value, path: &str, env: EnvLookup, p: &mut Problems) -> Op
         Some("tcp") => TcpCheck::read(&mut o, &common, p).map(CheckKind::Tcp),
         Some("icmp") | Some("ping") => IcmpCheck::read(&mut o, &common, p).map(CheckKind::Icmp),
         Some("push") | Some("heartbeat") => PushCheck::read(&mut o, &common, p).map(CheckKind::Push),
+        Some("callable") => CallableCheck::read(&mut o, &common, p).map(CheckKind::Callable),
         Some(other) => {
             p.push(
                 o.at("kind"),

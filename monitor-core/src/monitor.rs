@@ -1,0 +1,730 @@
+//! The [`Monitor`]: what an application embeds. It holds the registered checks and
+//! services, takes commands (register, update, delete, pause, resume, execute, push),
+//! runs the scheduler, keeps the current state in memory and publishes events.
+
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::{self, Bus, CallbackHandle, Cause, Command, Delivery, Event, Filter, Reply, RunReport, Subscription};
+use crate::checks::callable::CallableFn;
+use crate::checks::Prober;
+use crate::result::{CheckResult, Status};
+use crate::scheduler::{self, Slot};
+use crate::spec::{CheckKind, CheckSpec, ServiceSpec, Spec, SpecError};
+use crate::state::{service_status, CheckState, CheckStatus, ServiceStatus, StatusSnapshot};
+
+/// Why a monitor operation failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The spec is invalid; every problem is listed with its path.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// No check has this name.
+    #[error("no check named {name:?}")]
+    UnknownCheck {
+        /// The name asked for.
+        name: String,
+    },
+    /// A check with this name is already registered.
+    #[error("a check named {name:?} is already registered")]
+    DuplicateCheck {
+        /// The name.
+        name: String,
+    },
+    /// `push` was called for a check that is not a push check.
+    #[error("{name:?} is a {kind} check; only push checks take pushes")]
+    NotAPushCheck {
+        /// The check.
+        name: String,
+        /// Its kind.
+        kind: String,
+    },
+    /// A `callable` check was registered without its function.
+    #[error("{name:?} is a callable check: register it with its function")]
+    MissingCallable {
+        /// The check.
+        name: String,
+    },
+    /// The monitor was shut down.
+    #[error("the monitor is shut down")]
+    ShutDown,
+}
+
+/// Tuning of a [`Monitor`]; the defaults suit thousands of checks.
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// Attempts in flight at once, across all checks.
+    pub max_concurrency: usize,
+    /// Attempts in flight at once against one host, so one slow host cannot starve the rest.
+    pub max_per_host: usize,
+    /// Events buffered for subscribers before the slowest start losing the oldest.
+    pub event_buffer: usize,
+    /// How long `shutdown()` waits for attempts in flight before cancelling them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            max_concurrency: 512,
+            max_per_host: 32,
+            event_buffer: bus::DEFAULT_EVENT_BUFFER,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Builds a [`Monitor`].
+///
+/// ```
+/// use monitor_core::Monitor;
+/// let m = Monitor::builder().max_concurrency(256).max_per_host(8).build();
+/// assert!(m.status().checks.is_empty());
+/// ```
+#[derive(Default)]
+pub struct MonitorBuilder {
+    config: MonitorConfig,
+}
+
+impl MonitorBuilder {
+    /// Attempts in flight at once (default 512).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.config.max_concurrency = n.max(1);
+        self
+    }
+
+    /// Attempts in flight at once against one host (default 32).
+    pub fn max_per_host(mut self, n: usize) -> Self {
+        self.config.max_per_host = n.max(1);
+        self
+    }
+
+    /// Events buffered per subscriber (default 4096).
+    pub fn event_buffer(mut self, n: usize) -> Self {
+        self.config.event_buffer = n;
+        self
+    }
+
+    /// Grace period of `shutdown()` (default 10 s).
+    pub fn shutdown_grace(mut self, d: Duration) -> Self {
+        self.config.shutdown_grace = d;
+        self
+    }
+
+    /// The monitor. It runs nothing until [`Monitor::start`].
+    pub fn build(self) -> Monitor {
+        let (schedule_tx, schedule_rx) = mpsc::unbounded_channel();
+        Monitor {
+            inner: Arc::new(Inner {
+                global: Arc::new(Semaphore::new(self.config.max_concurrency)),
+                per_host: Mutex::new(HashMap::new()),
+                bus: Bus::new(self.config.event_buffer),
+                prober: Prober::new(),
+                registry: Mutex::new(Registry::default()),
+                schedule_tx,
+                schedule_rx: Mutex::new(Some(schedule_rx)),
+                scheduler_stop: CancellationToken::new(),
+                runs_cancel: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                config: self.config,
+            }),
+        }
+    }
+}
+
+/// The embeddable monitoring engine.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use monitor_core::{bus::Filter, spec::Spec, Monitor};
+/// let m = Monitor::new();
+/// m.load(Spec::from_file("upwatch.toml")?)?;
+/// let mut events = m.subscribe(Filter::default());
+/// m.start();
+/// while let Some(delivery) = events.recv().await {
+///     println!("{delivery:?}");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Monitor {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: MonitorConfig,
+    pub(crate) prober: Prober,
+    pub(crate) bus: Bus,
+    pub(crate) registry: Mutex<Registry>,
+    pub(crate) global: Arc<Semaphore>,
+    pub(crate) per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pub(crate) schedule_tx: mpsc::UnboundedSender<Slot>,
+    schedule_rx: Mutex<Option<mpsc::UnboundedReceiver<Slot>>>,
+    /// Stops the scheduler loop (no new runs).
+    pub(crate) scheduler_stop: CancellationToken,
+    /// Cancels attempts in flight (after the shutdown grace).
+    pub(crate) runs_cancel: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+}
+
+/// The checks and services, by name.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) checks: BTreeMap<String, Entry>,
+    services: BTreeMap<String, ServiceEntry>,
+    started: bool,
+    shut_down: bool,
+}
+
+/// One registered check.
+pub(crate) struct Entry {
+    pub(crate) spec: Arc<CheckSpec>,
+    pub(crate) callable: Option<CallableFn>,
+    /// Bumped when the spec is replaced: results of older runs are dropped.
+    pub(crate) generation: u64,
+    /// Bumped when the schedule changes (pause, resume, update): older slots are dropped.
+    pub(crate) slot: u64,
+    pub(crate) paused: bool,
+    pub(crate) state: CheckState,
+    since: Option<DateTime<Utc>>,
+    pub(crate) running: Option<CancellationToken>,
+    last: Option<CheckResult>,
+    runs: u64,
+    failures: u64,
+    pub(crate) skipped: u64,
+}
+
+#[derive(Default)]
+struct ServiceEntry {
+    critical: Option<Vec<String>>,
+    description: Option<String>,
+    status: Option<Status>,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor::new()
+    }
+}
+
+impl Monitor {
+    /// A monitor with default settings.
+    pub fn new() -> Monitor {
+        MonitorBuilder::default().build()
+    }
+
+    /// Configures a monitor.
+    pub fn builder() -> MonitorBuilder {
+        MonitorBuilder::default()
+    }
+
+    /// Registers every check and declares every service of a spec; all or nothing.
+    pub fn load(&self, spec: Spec) -> Result<(), MonitorError> {
+        for s in spec.services {
+            self.declare_service(s);
+        }
+        self.register_many(spec.checks)
+    }
+
+    /// Declares (or redeclares) a service: its description and critical checks.
+    pub fn declare_service(&self, service: ServiceSpec) {
+        let mut reg = self.inner.lock();
+        let entry = reg.services.entry(service.name.clone()).or_default();
+        entry.critical = service.critical;
+        entry.description = service.description;
+        drop(reg);
+        self.inner.refresh_service(
+            &service.name,
+            Cause {
+                check: String::new(),
+                status: None,
+            },
+        );
+    }
+
+    /// Registers one check. A `callable` check needs [`Monitor::register_callable`].
+    pub fn register(&self, spec: CheckSpec) -> Result<(), MonitorError> {
+        self.register_many(vec![spec])
+    }
+
+    /// Registers a `callable` check with its function.
+    pub fn register_callable(&self, spec: CheckSpec, f: CallableFn) -> Result<(), MonitorError> {
+        self.inner.register(vec![(spec, Some(f))])
+    }
+
+    /// Registers several checks; if any is refused (duplicate name, missing function), none is.
+    pub fn register_many(&self, specs: Vec<CheckSpec>) -> Result<(), MonitorError> {
+        self.inner.register(specs.into_iter().map(|s| (s, None)).collect())
+    }
+
+    /// Replaces a check's spec (matched by name), keeping its status and counters.
+    pub fn update(&self, spec: CheckSpec) -> Result<(), MonitorError> {
+        self.inner.update(spec, None)
+    }
+
+    /// Replaces a callable check's spec and function.
+    pub fn update_callable(&self, spec: CheckSpec, f: CallableFn) -> Result<(), MonitorError> {
+        self.inner.update(spec, Some(f))
+    }
+
+    /// Removes a check; an attempt in flight is cancelled.
+    pub fn delete(&self, name: &str) -> Result<(), MonitorError> {
+        self.inner.delete(name)
+    }
+
+    /// Stops scheduling a check; its status and last result are kept.
+    pub fn pause(&self, name: &str) -> Result<(), MonitorError> {
+        self.inner.set_paused(name, true)
+    }
+
+    /// Schedules a paused check again.
+    pub fn resume(&self, name: &str) -> Result<(), MonitorError> {
+        self.inner.set_paused(name, false)
+    }
+
+    /// Runs the named checks (all checks for `None`) now, once each, and returns
+    /// their results in the order asked. Results count like scheduled ones.
+    pub async fn execute_checks(&self, names: Option<&[String]>) -> Result<Vec<CheckResult>, MonitorError> {
+        let targets = {
+            let reg = self.inner.lock();
+            let names: Vec<String> = match names {
+                Some(n) => n.to_vec(),
+                None => reg.checks.keys().cloned().collect(),
+            };
+            let mut targets = Vec::with_capacity(names.len());
+            for name in names {
+                let entry = reg
+                    .checks
+                    .get(&name)
+                    .ok_or(MonitorError::UnknownCheck { name: name.clone() })?;
+                targets.push((name, entry.generation, entry.spec.clone(), entry.callable.clone()));
+            }
+            targets
+        };
+        let runs = targets.into_iter().map(|(name, generation, spec, callable)| {
+            let inner = self.inner.clone();
+            async move {
+                let result = scheduler::attempt(&inner, &spec, callable.as_ref()).await;
+                inner.apply_result(&name, generation, result.clone(), 1, None);
+                result
+            }
+        });
+        Ok(futures_util::future::join_all(runs).await)
+    }
+
+    /// Records a heartbeat for a push check and returns its fresh result.
+    pub async fn push(&self, name: &str, ok: bool, message: Option<String>) -> Result<CheckResult, MonitorError> {
+        {
+            let reg = self.inner.lock();
+            let entry = reg
+                .checks
+                .get(name)
+                .ok_or(MonitorError::UnknownCheck { name: name.to_string() })?;
+            if !matches!(entry.spec.kind, CheckKind::Push(_)) {
+                let kind = entry.spec.kind_name().to_string();
+                return Err(MonitorError::NotAPushCheck {
+                    name: name.to_string(),
+                    kind,
+                });
+            }
+        }
+        self.inner.prober.push(name, ok, message);
+        let mut results = self.execute_checks(Some(&[name.to_string()])).await?;
+        Ok(results.remove(0))
+    }
+
+    /// Carries out a [`Command`] (what bindings send as JSON).
+    pub async fn execute(&self, command: Command) -> Result<Reply, MonitorError> {
+        match command {
+            Command::RegisterCheck { spec } => self.register(CheckSpec::from_value(spec)?).map(|_| Reply::Done),
+            Command::UpdateCheck { spec } => self.update(CheckSpec::from_value(spec)?).map(|_| Reply::Done),
+            Command::DeleteCheck { check } => self.delete(&check).map(|_| Reply::Done),
+            Command::PauseCheck { check } => self.pause(&check).map(|_| Reply::Done),
+            Command::ResumeCheck { check } => self.resume(&check).map(|_| Reply::Done),
+            Command::ExecuteChecks { checks } => self
+                .execute_checks(checks.as_deref())
+                .await
+                .map(|results| Reply::Results { results }),
+            Command::Push { check, ok, message } => self
+                .push(&check, ok, message)
+                .await
+                .map(|r| Reply::Results { results: vec![r] }),
+        }
+    }
+
+    /// Subscribes to events passing `filter`, from now on.
+    pub fn subscribe(&self, filter: Filter) -> Subscription {
+        self.inner.bus.subscribe(filter)
+    }
+
+    /// Calls `callback` for every event passing `filter`, on a thread of its own, until
+    /// the handle is dropped.
+    pub fn on<F>(&self, filter: Filter, callback: F) -> CallbackHandle
+    where
+        F: Fn(Delivery) + Send + 'static,
+    {
+        bus::spawn_callback(self.subscribe(filter), callback)
+    }
+
+    /// Starts scheduling on the current tokio runtime. Calling it again does nothing.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn start(&self) {
+        let Some(rx) = self.inner.schedule_rx.lock().expect("monitor poisoned").take() else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        {
+            let mut reg = self.inner.lock();
+            reg.started = true;
+            for (name, e) in &reg.checks {
+                if !e.paused && e.spec.enabled {
+                    let due = scheduler::first_due(name, e.spec.interval, now);
+                    let _ = self.inner.schedule_tx.send(Slot::new(name, e.slot, due));
+                }
+            }
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(scheduler::run_loop(inner, rx));
+    }
+
+    /// Stops scheduling, waits up to the shutdown grace for attempts in flight, then
+    /// cancels the rest. The monitor refuses new checks afterwards.
+    pub async fn shutdown(&self) {
+        self.shutdown_within(self.inner.config.shutdown_grace).await
+    }
+
+    /// [`Monitor::shutdown`] with an explicit grace period.
+    pub async fn shutdown_within(&self, grace: Duration) {
+        self.inner.lock().shut_down = true;
+        self.inner.scheduler_stop.cancel();
+        self.inner.tracker.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait()).await.is_err() {
+            self.inner.runs_cancel.cancel();
+            self.inner.tracker.wait().await;
+        }
+    }
+
+    /// Every check's latest result and settled status, and every service's status.
+    pub fn status(&self) -> StatusSnapshot {
+        let reg = self.inner.lock();
+        let checks = reg
+            .checks
+            .iter()
+            .map(|(name, e)| CheckStatus {
+                check: name.clone(),
+                service: e.spec.service.clone(),
+                kind: e.spec.kind_name().to_string(),
+                tags: e.spec.tags.clone(),
+                status: e.state.status,
+                paused: e.paused || !e.spec.enabled,
+                consecutive_failures: e.state.consecutive_failures,
+                since: e.since,
+                runs: e.runs,
+                failures: e.failures,
+                skipped: e.skipped,
+                last_result: e.last.clone(),
+            })
+            .collect();
+        let services = reg
+            .services
+            .iter()
+            .map(|(name, s)| ServiceStatus {
+                service: name.clone(),
+                status: s.status,
+                checks: reg
+                    .checks
+                    .iter()
+                    .filter(|(_, e)| e.spec.service.as_deref() == Some(name))
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+                critical: s.critical.clone(),
+            })
+            .collect();
+        StatusSnapshot {
+            at: Utc::now(),
+            checks,
+            services,
+        }
+    }
+
+    /// The current state in the Prometheus text format, for the host app's `/metrics`.
+    pub fn prometheus(&self) -> String {
+        crate::export::prometheus::render(&self.status())
+    }
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn register(&self, specs: Vec<(CheckSpec, Option<CallableFn>)>) -> Result<(), MonitorError> {
+        let mut reg = self.lock();
+        if reg.shut_down {
+            return Err(MonitorError::ShutDown);
+        }
+        for (i, (spec, f)) in specs.iter().enumerate() {
+            if reg.checks.contains_key(&spec.name) || specs[..i].iter().any(|(s, _)| s.name == spec.name) {
+                return Err(MonitorError::DuplicateCheck {
+                    name: spec.name.clone(),
+                });
+            }
+            if matches!(spec.kind, CheckKind::Callable(_)) && f.is_none() {
+                return Err(MonitorError::MissingCallable {
+                    name: spec.name.clone(),
+                });
+            }
+        }
+        let now = tokio::time::Instant::now();
+        for (spec, callable) in specs {
+            let name = spec.name.clone();
+            let service = spec.service.clone();
+            let kind = spec.kind_name().to_string();
+            if reg.started && spec.enabled {
+                let due = scheduler::first_due(&name, spec.interval, now);
+                let _ = self.schedule_tx.send(Slot::new(&name, 0, due));
+            }
+            if let Some(s) = &service {
+                reg.services.entry(s.clone()).or_default();
+            }
+            reg.checks.insert(
+                name.clone(),
+                Entry {
+                    spec: Arc::new(spec),
+                    callable,
+                    generation: 0,
+                    slot: 0,
+                    paused: false,
+                    state: CheckState::default(),
+                    since: None,
+                    running: None,
+                    last: None,
+                    runs: 0,
+                    failures: 0,
+                    skipped: 0,
+                },
+            );
+            self.bus.publish(Event::CheckRegistered {
+                check: name,
+                service,
+                kind,
+                at: Utc::now(),
+            });
+        }
+        Ok(())
+    }
+
+    fn update(&self, spec: CheckSpec, f: Option<CallableFn>) -> Result<(), MonitorError> {
+        let mut reg = self.lock();
+        let started = reg.started;
+        let name = spec.name.clone();
+        let entry = reg
+            .checks
+            .get_mut(&name)
+            .ok_or(MonitorError::UnknownCheck { name: name.clone() })?;
+        let callable = f.or_else(|| entry.callable.clone());
+        if matches!(spec.kind, CheckKind::Callable(_)) && callable.is_none() {
+            return Err(MonitorError::MissingCallable { name });
+        }
+        let old_service = entry.spec.service.clone();
+        let new_service = spec.service.clone();
+        entry.generation += 1;
+        entry.slot += 1;
+        entry.callable = callable;
+        if let Some(run) = entry.running.take() {
+            run.cancel();
+        }
+        let enabled = spec.enabled;
+        let interval = spec.interval;
+        entry.spec = Arc::new(spec);
+        if started && enabled && !entry.paused {
+            let due = scheduler::first_due(&name, interval, tokio::time::Instant::now());
+            let _ = self.schedule_tx.send(Slot::new(&name, entry.slot, due));
+        }
+        let status = entry.state.status;
+        if let Some(s) = &new_service {
+            reg.services.entry(s.clone()).or_default();
+        }
+        self.bus.publish(Event::CheckUpdated {
+            check: name.clone(),
+            service: new_service.clone(),
+            at: Utc::now(),
+        });
+        drop(reg);
+        for s in [old_service, new_service].into_iter().flatten() {
+            self.refresh_service(
+                &s,
+                Cause {
+                    check: name.clone(),
+                    status,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), MonitorError> {
+        let mut reg = self.lock();
+        let entry = reg
+            .checks
+            .remove(name)
+            .ok_or(MonitorError::UnknownCheck { name: name.to_string() })?;
+        if let Some(run) = entry.running {
+            run.cancel();
+        }
+        let service = entry.spec.service.clone();
+        self.bus.publish(Event::CheckDeleted {
+            check: name.to_string(),
+            service: service.clone(),
+            at: Utc::now(),
+        });
+        drop(reg);
+        if let Some(s) = service {
+            self.refresh_service(
+                &s,
+                Cause {
+                    check: name.to_string(),
+                    status: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn set_paused(&self, name: &str, paused: bool) -> Result<(), MonitorError> {
+        let mut reg = self.lock();
+        let started = reg.started;
+        let entry = reg
+            .checks
+            .get_mut(name)
+            .ok_or(MonitorError::UnknownCheck { name: name.to_string() })?;
+        if entry.paused == paused {
+            return Ok(());
+        }
+        entry.paused = paused;
+        entry.slot += 1;
+        if !paused && started && entry.spec.enabled {
+            let due = scheduler::first_due(name, entry.spec.interval, tokio::time::Instant::now());
+            let _ = self.schedule_tx.send(Slot::new(name, entry.slot, due));
+        }
+        self.bus.publish(Event::CheckPaused {
+            check: name.to_string(),
+            paused,
+            at: Utc::now(),
+        });
+        Ok(())
+    }
+
+    /// Takes one attempt's result: counters, status machine, events. Returns whether
+    /// the run should retry. Results of a replaced or deleted check are dropped.
+    pub(crate) fn apply_result(
+        &self,
+        name: &str,
+        generation: u64,
+        result: CheckResult,
+        attempt: u32,
+        lateness: Option<Duration>,
+    ) -> bool {
+        let mut reg = self.lock();
+        let Some(entry) = reg.checks.get_mut(name) else {
+            return false;
+        };
+        if entry.generation != generation {
+            return false;
+        }
+        let spec = entry.spec.clone();
+        entry.runs += 1;
+        let outcome = result.status;
+        if outcome == Status::Down {
+            entry.failures += 1;
+        }
+        let change = entry.state.apply(outcome, spec.retries, spec.success_threshold);
+        let retry = entry.state.wants_retry(spec.retries);
+        if change.is_some() {
+            entry.since = Some(result.at);
+        }
+        let error = result.error.clone();
+        let at = result.at;
+        entry.last = Some(result.clone());
+        let report = RunReport {
+            result,
+            tags: spec.tags.clone(),
+            attempt,
+            lateness_ms: lateness.map(crate::result::ms),
+        };
+        // Published under the registry lock, so every check's events are in order.
+        self.bus.publish(if outcome == Status::Down {
+            Event::CheckFailed(report)
+        } else {
+            Event::CheckSucceeded(report)
+        });
+        if let Some((previous, status)) = change {
+            self.bus.publish(Event::CheckStatusChanged {
+                check: name.to_string(),
+                service: spec.service.clone(),
+                tags: spec.tags.clone(),
+                previous,
+                status,
+                at,
+                error: if status == Status::Down { error } else { None },
+            });
+            if let Some(service) = &spec.service {
+                Self::refresh_service_locked(
+                    &self.bus,
+                    &mut reg,
+                    service,
+                    Cause {
+                        check: name.to_string(),
+                        status: Some(status),
+                    },
+                );
+            }
+        }
+        retry
+    }
+
+    fn refresh_service(&self, service: &str, cause: Cause) {
+        let mut reg = self.lock();
+        Self::refresh_service_locked(&self.bus, &mut reg, service, cause);
+    }
+
+    fn refresh_service_locked(bus: &Bus, reg: &mut Registry, service: &str, cause: Cause) {
+        let members: Vec<(&str, Option<Status>)> = reg
+            .checks
+            .iter()
+            .filter(|(_, e)| e.spec.service.as_deref() == Some(service))
+            .map(|(n, e)| (n.as_str(), e.state.status))
+            .collect();
+        let Some(entry) = reg.services.get(service) else { return };
+        let status = service_status(&members, entry.critical.as_deref());
+        let previous = entry.status;
+        if previous != status {
+            if let Some(entry) = reg.services.get_mut(service) {
+                entry.status = status;
+            }
+            bus.publish(Event::ServiceStatusChanged {
+                service: service.to_string(),
+                previous,
+                status,
+                at: Utc::now(),
+                cause,
+            });
+        }
+    }
+
+    /// The per-host semaphore for `host`.
+    pub(crate) fn host_limit(&self, host: &str) -> Arc<Semaphore> {
+        let mut map = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(host.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_per_host)))
+            .clone()
+    }
+}

@@ -72,7 +72,7 @@ fn detail(r: &CheckResult) -> String {
         parts.push(format!("HTTP {code}"));
     }
     if let Some(v) = &o.http_version {
-        parts.push(v.clone());
+        parts.push(v.to_string());
     }
     if let Some(c) = &o.certificate {
         parts.push(format!("cert {:.0} days left", c.days_left));

@@ -96,9 +96,9 @@ pub enum Reply {
 /// A check's run: its result plus scheduling facts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
-    /// The result, flattened into the event.
+    /// The result, flattened into the event (shared with the monitor's current state).
     #[serde(flatten)]
-    pub result: CheckResult,
+    pub result: Arc<CheckResult>,
     /// The check's tags, for filtering.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,

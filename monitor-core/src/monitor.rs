@@ -176,7 +176,7 @@ pub(crate) struct Inner {
 /// The checks and services, by name.
 #[derive(Default)]
 pub(crate) struct Registry {
-    pub(crate) checks: BTreeMap<String, Entry>,
+    pub(crate) checks: BTreeMap<Arc<str>, Entry>,
     services: BTreeMap<String, ServiceEntry>,
     started: bool,
     shut_down: bool,
@@ -194,7 +194,9 @@ pub(crate) struct Entry {
     pub(crate) state: CheckState,
     since: Option<DateTime<Utc>>,
     pub(crate) running: Option<CancellationToken>,
-    last: Option<CheckResult>,
+    last: Option<Arc<CheckResult>>,
+    /// This check's host's concurrency limit, looked up once.
+    pub(crate) host_limit: Option<Arc<Semaphore>>,
     runs: u64,
     failures: u64,
     pub(crate) skipped: u64,
@@ -295,24 +297,30 @@ impl Monitor {
             let reg = self.inner.lock();
             let names: Vec<String> = match names {
                 Some(n) => n.to_vec(),
-                None => reg.checks.keys().cloned().collect(),
+                None => reg.checks.keys().map(|k| k.to_string()).collect(),
             };
             let mut targets = Vec::with_capacity(names.len());
             for name in names {
                 let entry = reg
                     .checks
-                    .get(&name)
+                    .get(name.as_str())
                     .ok_or(MonitorError::UnknownCheck { name: name.clone() })?;
-                targets.push((name, entry.generation, entry.spec.clone(), entry.callable.clone()));
+                targets.push((
+                    name,
+                    entry.generation,
+                    entry.spec.clone(),
+                    entry.callable.clone(),
+                    entry.host_limit.clone(),
+                ));
             }
             targets
         };
-        let runs = targets.into_iter().map(|(name, generation, spec, callable)| {
+        let runs = targets.into_iter().map(|(name, generation, spec, callable, host)| {
             let inner = self.inner.clone();
             async move {
-                let result = scheduler::attempt(&inner, &spec, callable.as_ref()).await;
+                let result = Arc::new(scheduler::attempt(&inner, &spec, callable.as_ref(), host.as_deref()).await);
                 inner.apply_result(&name, generation, result.clone(), 1, None);
-                result
+                Arc::unwrap_or_clone(result)
             }
         });
         Ok(futures_util::future::join_all(runs).await)
@@ -387,7 +395,7 @@ impl Monitor {
             for (name, e) in &reg.checks {
                 if !e.paused && e.spec.enabled {
                     let due = scheduler::first_due(name, e.spec.interval, now);
-                    let _ = self.inner.schedule_tx.send(Slot::new(name, e.slot, due));
+                    let _ = self.inner.schedule_tx.send(Slot::new(name.clone(), e.slot, due));
                 }
             }
         }
@@ -419,7 +427,7 @@ impl Monitor {
             .checks
             .iter()
             .map(|(name, e)| CheckStatus {
-                check: name.clone(),
+                check: name.to_string(),
                 service: e.spec.service.clone(),
                 kind: e.spec.kind_name().to_string(),
                 tags: e.spec.tags.clone(),
@@ -430,7 +438,7 @@ impl Monitor {
                 runs: e.runs,
                 failures: e.failures,
                 skipped: e.skipped,
-                last_result: e.last.clone(),
+                last_result: e.last.as_deref().cloned(),
             })
             .collect();
         let services = reg
@@ -443,7 +451,7 @@ impl Monitor {
                     .checks
                     .iter()
                     .filter(|(_, e)| e.spec.service.as_deref() == Some(name))
-                    .map(|(n, _)| n.clone())
+                    .map(|(n, _)| n.to_string())
                     .collect(),
                 critical: s.critical.clone(),
             })
@@ -471,8 +479,9 @@ impl Inner {
         if reg.shut_down {
             return Err(MonitorError::ShutDown);
         }
-        for (i, (spec, f)) in specs.iter().enumerate() {
-            if reg.checks.contains_key(&spec.name) || specs[..i].iter().any(|(s, _)| s.name == spec.name) {
+        let mut batch = std::collections::HashSet::with_capacity(specs.len());
+        for (spec, f) in &specs {
+            if reg.checks.contains_key(spec.name.as_str()) || !batch.insert(spec.name.as_str()) {
                 return Err(MonitorError::DuplicateCheck {
                     name: spec.name.clone(),
                 });
@@ -485,12 +494,13 @@ impl Inner {
         }
         let now = tokio::time::Instant::now();
         for (spec, callable) in specs {
-            let name = spec.name.clone();
+            let name: Arc<str> = Arc::from(spec.name.as_str());
+            let host_limit = scheduler::host_key(&spec.kind).map(|h| self.host_limit(&h));
             let service = spec.service.clone();
             let kind = spec.kind_name().to_string();
             if reg.started && spec.enabled {
                 let due = scheduler::first_due(&name, spec.interval, now);
-                let _ = self.schedule_tx.send(Slot::new(&name, 0, due));
+                let _ = self.schedule_tx.send(Slot::new(name.clone(), 0, due));
             }
             if let Some(s) = &service {
                 reg.services.entry(s.clone()).or_default();
@@ -507,13 +517,14 @@ impl Inner {
                     since: None,
                     running: None,
                     last: None,
+                    host_limit,
                     runs: 0,
                     failures: 0,
                     skipped: 0,
                 },
             );
             self.bus.publish(Event::CheckRegistered {
-                check: name,
+                check: name.to_string(),
                 service,
                 kind,
                 at: Utc::now(),
@@ -528,7 +539,7 @@ impl Inner {
         let name = spec.name.clone();
         let entry = reg
             .checks
-            .get_mut(&name)
+            .get_mut(name.as_str())
             .ok_or(MonitorError::UnknownCheck { name: name.clone() })?;
         let callable = f.or_else(|| entry.callable.clone());
         if matches!(spec.kind, CheckKind::Callable(_)) && callable.is_none() {
@@ -547,7 +558,8 @@ impl Inner {
         entry.spec = Arc::new(spec);
         if started && enabled && !entry.paused {
             let due = scheduler::first_due(&name, interval, tokio::time::Instant::now());
-            let _ = self.schedule_tx.send(Slot::new(&name, entry.slot, due));
+            let key = Arc::from(name.as_str());
+            let _ = self.schedule_tx.send(Slot::new(key, entry.slot, due));
         }
         let status = entry.state.status;
         if let Some(s) = &new_service {
@@ -613,7 +625,7 @@ impl Inner {
         entry.slot += 1;
         if !paused && started && entry.spec.enabled {
             let due = scheduler::first_due(name, entry.spec.interval, tokio::time::Instant::now());
-            let _ = self.schedule_tx.send(Slot::new(name, entry.slot, due));
+            let _ = self.schedule_tx.send(Slot::new(Arc::from(name), entry.slot, due));
         }
         self.bus.publish(Event::CheckPaused {
             check: name.to_string(),
@@ -629,7 +641,7 @@ impl Inner {
         &self,
         name: &str,
         generation: u64,
-        result: CheckResult,
+        result: Arc<CheckResult>,
         attempt: u32,
         lateness: Option<Duration>,
     ) -> bool {
@@ -701,7 +713,7 @@ impl Inner {
             .checks
             .iter()
             .filter(|(_, e)| e.spec.service.as_deref() == Some(service))
-            .map(|(n, e)| (n.as_str(), e.state.status))
+            .map(|(n, e)| (&**n, e.state.status))
             .collect();
         let Some(entry) = reg.services.get(service) else { return };
         let status = service_status(&members, entry.critical.as_deref());

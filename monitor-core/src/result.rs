@@ -13,6 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -143,7 +144,7 @@ pub struct Observed {
     pub status_code: Option<u16>,
     /// HTTP version of the final response (`HTTP/1.1`, `HTTP/2.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_version: Option<String>,
+    pub http_version: Option<Cow<'static, str>>,
     /// Body size after decompression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_bytes: Option<u64>,
@@ -161,7 +162,7 @@ pub struct Observed {
     pub addresses: Vec<String>,
     /// The server's certificate (HTTPS and TLS checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<CertificateInfo>,
+    pub certificate: Option<Box<CertificateInfo>>,
     /// DNS response code (`NOERROR`, `NXDOMAIN`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rcode: Option<String>,
@@ -373,7 +374,7 @@ pub struct CheckResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The check's kind (`http`, `tls`, `dns`, `tcp`, `icmp`, `push`, `callable`).
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// Up, degraded or down.
     pub status: Status,
     /// When the run started.

@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -36,12 +36,8 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    pub(crate) fn new(name: &str, slot: u64, due: Instant) -> Slot {
-        Slot {
-            due,
-            name: Arc::from(name),
-            slot,
-        }
+    pub(crate) fn new(name: Arc<str>, slot: u64, due: Instant) -> Slot {
+        Slot { due, name, slot }
     }
 }
 
@@ -141,35 +137,49 @@ fn fire(inner: &Arc<Inner>, slot: Slot, now: Instant) -> Option<Slot> {
     }
     let cancel = inner.runs_cancel.child_token();
     entry.running = Some(cancel.clone());
-    let (generation, spec, callable) = (entry.generation, entry.spec.clone(), entry.callable.clone());
+    let run = ScheduledRun {
+        name: slot.name,
+        generation: entry.generation,
+        spec: entry.spec.clone(),
+        callable: entry.callable.clone(),
+        host: entry.host_limit.clone(),
+        due: slot.due,
+    };
     drop(reg);
-    let task_inner = inner.clone();
-    inner.tracker.spawn(run_scheduled(
-        task_inner, slot.name, generation, spec, callable, slot.due, cancel,
-    ));
+    inner.tracker.spawn(run_scheduled(inner.clone(), run, cancel));
     Some(next)
 }
 
-/// One scheduled run: the attempt, and its retries while the state machine asks for them.
-async fn run_scheduled(
-    inner: Arc<Inner>,
+/// What a scheduled run needs, copied out of the registry when it starts.
+struct ScheduledRun {
     name: Arc<str>,
     generation: u64,
     spec: Arc<CheckSpec>,
     callable: Option<CallableFn>,
+    host: Option<Arc<Semaphore>>,
     due: Instant,
-    cancel: CancellationToken,
-) {
+}
+
+/// One scheduled run: the attempt, and its retries while the state machine asks for them.
+async fn run_scheduled(inner: Arc<Inner>, run: ScheduledRun, cancel: CancellationToken) {
+    let ScheduledRun {
+        name,
+        generation,
+        spec,
+        callable,
+        host,
+        due,
+    } = run;
     let mut attempt_no = 1;
     loop {
         let outcome = tokio::select! {
             biased;
             _ = cancel.cancelled() => None,
-            out = attempt_timed(&inner, &spec, callable.as_ref()) => Some(out),
+            out = attempt_timed(&inner, &spec, callable.as_ref(), host.as_deref()) => Some(out),
         };
         let Some((result, started)) = outcome else { break };
         let lateness = (attempt_no == 1).then(|| started.saturating_duration_since(due));
-        let retry = inner.apply_result(&name, generation, result, attempt_no, lateness);
+        let retry = inner.apply_result(&name, generation, Arc::new(result), attempt_no, lateness);
         if !retry {
             break;
         }
@@ -189,21 +199,19 @@ async fn run_scheduled(
 }
 
 /// One attempt within the concurrency limits; returns the result and when it started.
-async fn attempt_timed(inner: &Inner, spec: &CheckSpec, callable: Option<&CallableFn>) -> (CheckResult, Instant) {
+async fn attempt_timed(
+    inner: &Inner,
+    spec: &CheckSpec,
+    callable: Option<&CallableFn>,
+    host: Option<&Semaphore>,
+) -> (CheckResult, Instant) {
     let _global = inner
         .global
-        .clone()
-        .acquire_owned()
+        .acquire()
         .await
         .expect("the global semaphore is never closed");
-    let _host = match host_key(&spec.kind) {
-        Some(host) => Some(
-            inner
-                .host_limit(&host)
-                .acquire_owned()
-                .await
-                .expect("host semaphores are never closed"),
-        ),
+    let _host = match host {
+        Some(limit) => Some(limit.acquire().await.expect("host semaphores are never closed")),
         None => None,
     };
     let started = Instant::now();
@@ -211,12 +219,17 @@ async fn attempt_timed(inner: &Inner, spec: &CheckSpec, callable: Option<&Callab
 }
 
 /// One attempt within the concurrency limits.
-pub(crate) async fn attempt(inner: &Inner, spec: &CheckSpec, callable: Option<&CallableFn>) -> CheckResult {
-    attempt_timed(inner, spec, callable).await.0
+pub(crate) async fn attempt(
+    inner: &Inner,
+    spec: &CheckSpec,
+    callable: Option<&CallableFn>,
+    host: Option<&Semaphore>,
+) -> CheckResult {
+    attempt_timed(inner, spec, callable, host).await.0
 }
 
 /// The host a check talks to, for the per-host limit.
-fn host_key(kind: &CheckKind) -> Option<String> {
+pub(crate) fn host_key(kind: &CheckKind) -> Option<String> {
     match kind {
         CheckKind::Http(h) => h.url.host_str().map(str::to_string),
         CheckKind::Tls(t) => Some(t.host.clone()),
@@ -238,9 +251,9 @@ mod tests {
     fn the_heap_pops_the_earliest_slot_first() {
         let now = Instant::now();
         let mut heap = BinaryHeap::new();
-        heap.push(Slot::new("b", 0, now + Duration::from_secs(2)));
-        heap.push(Slot::new("a", 0, now + Duration::from_secs(1)));
-        heap.push(Slot::new("c", 0, now + Duration::from_secs(3)));
+        heap.push(Slot::new("b".into(), 0, now + Duration::from_secs(2)));
+        heap.push(Slot::new("a".into(), 0, now + Duration::from_secs(1)));
+        heap.push(Slot::new("c".into(), 0, now + Duration::from_secs(3)));
         let order: Vec<String> = std::iter::from_fn(|| heap.pop()).map(|s| s.name.to_string()).collect();
         assert_eq!(order, ["a", "b", "c"]);
     }

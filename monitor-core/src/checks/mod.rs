@@ -124,7 +124,7 @@ impl Prober {
         CheckResult {
             check: check.name.clone(),
             service: check.service.clone(),
-            kind: check.kind_name().to_string(),
+            kind: check.kind_name().into(),
             status,
             at,
             duration_ms: ms(started.elapsed()),

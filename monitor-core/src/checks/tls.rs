@@ -349,7 +349,7 @@ pub(crate) async fn handshake(
     let info = inspect(&setup.verifier, certs, &server_name)?;
     let ok = info.chain_valid && info.hostname_valid;
     let why = info.verify_error.clone();
-    run.observed.certificate = Some(info);
+    run.observed.certificate = Some(Box::new(info));
     if !ok && !trust.skip_verify {
         let why = why.unwrap_or_else(|| "not trusted".into());
         return Err(CheckError::new(

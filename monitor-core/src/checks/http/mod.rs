@@ -242,7 +242,7 @@ impl HttpCheck {
                 run.observed.final_url = Some(url.to_string());
             }
             run.observed.status_code = Some(status.as_u16());
-            run.observed.http_version = Some(version_name(response.version()).to_string());
+            run.observed.http_version = Some(version_name(response.version()).into());
             let (parts, incoming) = response.into_parts();
             let body_bytes = if method == Method::HEAD {
                 Vec::new()

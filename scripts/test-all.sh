@@ -36,3 +36,14 @@ assert by_name["site-https"]["status"] == "degraded"
 assert by_name["mail-mx"]["observed"]["rcode"] == "NOERROR"
 print("demo: %d checks, %d up" % (len(results), sum(r["status"] == "up" for r in results)))
 '
+
+step "the demo agent monitors its own targets and stops by itself"
+cargo run -q -p upwatch-cli -- demo --json --for 6s 2>/dev/null | python3 -c '
+import json, sys
+events = [json.loads(line) for line in sys.stdin if line.strip()]
+kinds = {e["event"] for e in events}
+checks = {e.get("check") for e in events if e["event"] in ("check_succeeded", "check_failed")}
+assert {"check_succeeded", "check_failed", "check_status_changed", "service_status_changed"} <= kinds, kinds
+assert len(checks) >= 8, checks
+print("demo agent: %d events from %d checks" % (len(events), len(checks)))
+'

@@ -116,7 +116,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let heartbeats = tokio::spawn(demo::heartbeats(monitor.clone()));
     let watch = Watch {
         title: format!(
-            "upwatch demo · {} · test targets on 127.0.0.1",
+            "upwatch demo · {} against local test targets",
             plural(order.checks.len(), "check")
         ),
         intro: Some(demo::INTRO.to_string()),

@@ -112,7 +112,9 @@ pub fn io_message(error: &std::io::Error) -> String {
 fn syntax(message: &str) -> String {
     let message = message.trim().trim_start_matches("TOML parse error ");
     let text = message.lines().collect::<Vec<_>>().join("\n  ");
-    if text.starts_with("at ") {
+    if text.starts_with("line ") {
+        format!(" at {text}")
+    } else if text.starts_with("at ") {
         format!(" {text}")
     } else {
         format!(": {text}")

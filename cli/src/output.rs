@@ -286,7 +286,7 @@ pub fn result_rows(results: &[CheckResult], declared: &[ServiceSpec], order: &Or
             label: Label::of(Some(r.status)),
             check: r.check.clone(),
             service: r.service.clone().unwrap_or_else(|| "-".into()),
-            kind: r.kind.clone(),
+            kind: r.kind.to_string(),
             last: millis(r.duration_ms),
             detail: detail(r, now),
         })
@@ -516,7 +516,7 @@ mod tests {
         CheckStatus {
             check: r.check.clone(),
             service: r.service.clone(),
-            kind: r.kind.clone(),
+            kind: r.kind.to_string(),
             tags: vec![],
             status,
             paused: false,
@@ -551,6 +551,7 @@ mod tests {
                 status: Some(Status::Degraded),
                 checks: vec!["checkout".into(), "home".into(), "search".into()],
                 critical: None,
+                description: None,
             }],
         }
     }

@@ -295,6 +295,9 @@ impl Monitor {
     pub async fn execute_checks(&self, names: Option<&[String]>) -> Result<Vec<CheckResult>, MonitorError> {
         let targets = {
             let reg = self.inner.lock();
+            if reg.shut_down {
+                return Err(MonitorError::ShutDown);
+            }
             let names: Vec<String> = match names {
                 Some(n) => n.to_vec(),
                 None => reg.checks.keys().map(|k| k.to_string()).collect(),
@@ -454,6 +457,7 @@ impl Monitor {
                     .map(|(n, _)| n.to_string())
                     .collect(),
                 critical: s.critical.clone(),
+                description: s.description.clone(),
             })
             .collect();
         StatusSnapshot {

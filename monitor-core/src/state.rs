@@ -145,6 +145,9 @@ pub struct ServiceStatus {
     /// Checks whose failure makes it down (`None`: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critical: Option<Vec<String>>,
+    /// Free text from the service's declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// Everything `status()` returns: every check's latest result and every service's status.

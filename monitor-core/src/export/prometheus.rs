@@ -43,6 +43,9 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// A per-check counter: name, help, and how to read it.
+type Counter = (&'static str, &'static str, fn(&CheckStatus) -> u64);
+
 const STATUSES: [Status; 3] = [Status::Up, Status::Degraded, Status::Down];
 
 /// Renders a snapshot.
@@ -121,7 +124,7 @@ pub fn render(s: &StatusSnapshot) -> String {
             let _ = writeln!(out, "upwatch_certificate_expiry_seconds{{{l}}} {left}");
         }
     }
-    let counters: [(&str, &str, fn(&CheckStatus) -> u64); 3] = [
+    let counters: [Counter; 3] = [
         ("upwatch_check_runs_total", "Attempts run.", |c| c.runs),
         ("upwatch_check_failures_total", "Attempts that failed.", |c| c.failures),
         (

@@ -176,7 +176,14 @@ impl Spec {
 fn parse_toml(text: &str) -> Result<Value, SpecError> {
     toml::from_str::<Value>(text).map_err(|e| SpecError::Syntax {
         format: "TOML",
-        message: e.to_string().trim().to_string(),
+        // The toml crate starts its message with "TOML parse error"; the variant says that.
+        message: e
+            .to_string()
+            .trim()
+            .trim_start_matches("TOML parse error")
+            .trim()
+            .trim_start_matches("at ")
+            .to_string(),
     })
 }
 

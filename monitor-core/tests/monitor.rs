@@ -93,6 +93,14 @@ fn drain(sub: &mut Subscription) -> Vec<Arc<Event>> {
     out
 }
 
+/// Waits (in simulated time) until the probe has run `n` times and the result is applied.
+async fn wait_runs(probe: &Probe, n: usize) {
+    while probe.runs().len() < n {
+        sleep(1).await;
+    }
+    sleep(1).await;
+}
+
 async fn sleep(secs: u64) {
     tokio::time::sleep(Duration::from_secs(secs)).await;
 }
@@ -178,7 +186,7 @@ async fn retries_settle_down_and_the_success_threshold_settles_up() {
 
     probe.healthy.store(false, Ordering::SeqCst);
     let before = probe.runs().len();
-    sleep(60).await;
+    wait_runs(&probe, before + 3).await;
     let runs = probe.runs();
     assert_eq!(runs.len() - before, 3, "one run and two retries");
     assert_eq!(runs[before + 1] - runs[before], Duration::from_secs(5));
@@ -212,13 +220,14 @@ async fn retries_settle_down_and_the_success_threshold_settles_up() {
     );
 
     probe.healthy.store(true, Ordering::SeqCst);
-    sleep(60).await;
+    let before = probe.runs().len();
+    wait_runs(&probe, before + 1).await;
     assert_eq!(
         m.status().check("db").unwrap().status,
         Some(Status::Down),
         "one pass is not enough"
     );
-    sleep(60).await;
+    wait_runs(&probe, before + 2).await;
     assert_eq!(m.status().check("db").unwrap().status, Some(Status::Up));
     let changes: Vec<_> = drain(&mut events)
         .into_iter()

@@ -17,9 +17,9 @@ use http::{Method, Request, Response, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::future::Future;
 use std::pin::Pin;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use url::Url;
 
@@ -197,9 +197,9 @@ impl HttpCheck {
         let mut headers = self.headers.clone();
         let mut redirects = 0u32;
         loop {
-            let (response, _conn) = self.exchange(tls, run, &url, &method, &headers, body.clone()).await?;
-            let status = response.status();
-            let location = response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok());
+            let hop = self.exchange(tls, run, &url, &method, &headers, body.clone()).await?;
+            let status = hop.parts.status;
+            let location = location_of(&hop.parts.headers);
             if self.follow_redirects && status.is_redirection() {
                 if let Some(location) = location {
                     if redirects >= self.max_redirects {
@@ -242,13 +242,11 @@ impl HttpCheck {
                 run.observed.final_url = Some(url.to_string());
             }
             run.observed.status_code = Some(status.as_u16());
-            run.observed.http_version = Some(version_name(response.version()).into());
-            let (parts, incoming) = response.into_parts();
-            let body_bytes = if method == Method::HEAD {
-                Vec::new()
-            } else {
-                self.read_body(run, &parts.headers, incoming).await?
-            };
+            run.observed.http_version = Some(version_name(hop.parts.version).into());
+            let Hop {
+                parts,
+                body: body_bytes,
+            } = hop;
             run.observed.body_bytes = Some(body_bytes.len() as u64);
             let facts = ResponseFacts {
                 status: status.as_u16(),
@@ -264,7 +262,8 @@ impl HttpCheck {
         }
     }
 
-    /// One request on a new connection: resolve, connect, TLS, send, response head.
+    /// One request on a new connection: resolve, connect, TLS, send, then the response
+    /// head and (unless it is a redirect to follow, or a HEAD) the body.
     async fn exchange(
         &self,
         tls_configs: &TlsConfigs,
@@ -273,7 +272,7 @@ impl HttpCheck {
         method: &Method,
         headers: &HeaderMap,
         body: Option<Bytes>,
-    ) -> Result<(Response<Incoming>, AbortOnDrop), CheckError> {
+    ) -> Result<Hop, CheckError> {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
         let addrs = net::resolve(run, host, port, self.ip_version).await?;
@@ -282,11 +281,65 @@ impl HttpCheck {
             let stream = tls::handshake(tls_configs, run, tcp, host, &self.tls, Alpn::Http).await?;
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
             let request = build_request(url, method, headers, body, h2)?;
-            send(run, TokioIo::new(stream), request, h2).await
+            self.converse(run, TokioIo::new(stream), request, h2).await
         } else {
             let request = build_request(url, method, headers, body, false)?;
-            send(run, TokioIo::new(tcp), request, false).await
+            self.converse(run, TokioIo::new(tcp), request, false).await
         }
+    }
+
+    /// Speaks HTTP over a fresh connection. The connection is driven in this same task,
+    /// beside the request (no task per connection), and closed when the hop is done.
+    async fn converse<IO>(
+        &self,
+        run: &mut Run,
+        io: IO,
+        request: Request<Full<Bytes>>,
+        h2: bool,
+    ) -> Result<Hop, CheckError>
+    where
+        IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let head_only = request.method() == Method::HEAD;
+        let t = Instant::now();
+        if h2 {
+            let (mut sender, conn) = run
+                .within(
+                    "the HTTP/2 handshake",
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io),
+                )
+                .await?
+                .map_err(hyper_error)?;
+            let sending = sender.send_request(request);
+            drive(conn, self.respond(run, t, sending, head_only)).await
+        } else {
+            let (mut sender, conn) = run
+                .within("the HTTP handshake", hyper::client::conn::http1::handshake(io))
+                .await?
+                .map_err(hyper_error)?;
+            let sending = sender.send_request(request);
+            drive(conn, self.respond(run, t, sending, head_only)).await
+        }
+    }
+
+    /// Waits for the response head (`first_byte`), then reads the body when it matters.
+    async fn respond(
+        &self,
+        run: &mut Run,
+        sent: Instant,
+        sending: impl Future<Output = Result<Response<Incoming>, hyper::Error>>,
+        head_only: bool,
+    ) -> Result<Hop, CheckError> {
+        let response = run.within("the first byte", sending).await;
+        run.phases.add(|p| &mut p.first_byte_ms, sent.elapsed());
+        let (parts, incoming) = response?.map_err(hyper_error)?.into_parts();
+        let redirect = self.follow_redirects && parts.status.is_redirection() && location_of(&parts.headers).is_some();
+        let body = if redirect || head_only {
+            Vec::new()
+        } else {
+            self.read_body(run, &parts.headers, incoming).await?
+        };
+        Ok(Hop { parts, body })
     }
 
     /// Reads the body, decompressing by `content-encoding`, up to `max_body` bytes.
@@ -407,54 +460,30 @@ fn build_request(
     Ok(req)
 }
 
-/// Aborts the task driving a connection when the exchange is over.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// The response to one request: its head, and its body when it was read.
+struct Hop {
+    parts: http::response::Parts,
+    body: Vec<u8>,
 }
 
-/// Sends `request` over a fresh connection and waits for the response head (`first_byte`).
-async fn send<IO>(
-    run: &mut Run,
-    io: IO,
-    request: Request<Full<Bytes>>,
-    h2: bool,
-) -> Result<(Response<Incoming>, AbortOnDrop), CheckError>
-where
-    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let t = Instant::now();
-    let result = if h2 {
-        let (mut sender, conn) = run
-            .within(
-                "the HTTP/2 handshake",
-                hyper::client::conn::http2::handshake(TokioExecutor::new(), io),
-            )
-            .await?
-            .map_err(hyper_error)?;
-        let driver = AbortOnDrop(tokio::spawn(async move {
-            let _ = conn.await;
-        }));
-        run.within("the first byte", sender.send_request(request))
-            .await
-            .map(|r| r.map(|resp| (resp, driver)))
-    } else {
-        let (mut sender, conn) = run
-            .within("the HTTP handshake", hyper::client::conn::http1::handshake(io))
-            .await?
-            .map_err(hyper_error)?;
-        let driver = AbortOnDrop(tokio::spawn(async move {
-            let _ = conn.await;
-        }));
-        run.within("the first byte", sender.send_request(request))
-            .await
-            .map(|r| r.map(|resp| (resp, driver)))
-    };
-    run.phases.add(|p| &mut p.first_byte_ms, t.elapsed());
-    result?.map_err(hyper_error)
+/// A redirect's target, when the response has a readable `location`.
+fn location_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::LOCATION).and_then(|l| l.to_str().ok())
+}
+
+/// Polls a connection alongside the work that uses it until the work is done. A
+/// connection that ends first (the server closed it) leaves the work to finish alone.
+async fn drive<C: Future, W: Future>(conn: C, work: W) -> W::Output {
+    tokio::pin!(conn);
+    tokio::pin!(work);
+    let mut conn_done = false;
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            _ = &mut conn, if !conn_done => conn_done = true,
+        }
+    }
 }
 
 fn hyper_error(e: hyper::Error) -> CheckError {

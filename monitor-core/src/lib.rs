@@ -32,6 +32,7 @@ pub mod result;
 mod scheduler;
 pub mod spec;
 pub mod state;
+pub mod store;
 
 pub use bus::{Command, Event, EventKind, Filter};
 pub use checks::Prober;

@@ -17,6 +17,11 @@ use crate::result::{CheckResult, Status};
 use crate::scheduler::{self, Slot};
 use crate::spec::{CheckKind, CheckSpec, ServiceSpec, Spec, SpecError};
 use crate::state::{service_status, CheckState, CheckStatus, ServiceStatus, StatusSnapshot};
+use crate::store::writer::{Writer, WriterConfig};
+use crate::store::{
+    CheckMeta, HistoryQuery, MemoryStore, Page, SqliteStore, StatusChange, Store, StoreError, StoredError,
+    StoredResult, Uptime,
+};
 
 /// Why a monitor operation failed.
 #[non_exhaustive]
@@ -54,6 +59,9 @@ pub enum MonitorError {
     /// The monitor was shut down.
     #[error("the monitor is shut down")]
     ShutDown,
+    /// History could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Tuning of a [`Monitor`]; the defaults suit thousands of checks.
@@ -90,7 +98,12 @@ impl Default for MonitorConfig {
 #[derive(Default)]
 pub struct MonitorBuilder {
     config: MonitorConfig,
+    store: Option<Arc<dyn Store>>,
+    writer: WriterConfig,
 }
+
+/// Results each check keeps in memory when no database is configured.
+pub const MEMORY_HISTORY_PER_CHECK: usize = 32;
 
 impl MonitorBuilder {
     /// Attempts in flight at once (default 512).
@@ -117,14 +130,55 @@ impl MonitorBuilder {
         self
     }
 
+    /// Keeps history in a SQLite file (created if needed, migrated on open).
+    pub fn sqlite(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, StoreError> {
+        self.store = Some(Arc::new(SqliteStore::open(path)?));
+        Ok(self)
+    }
+
+    /// Keeps history in this store (default: a memory ring of recent results per check).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Batching, queue bound and retention of the history writer.
+    pub fn writer(mut self, config: WriterConfig) -> Self {
+        self.writer = config;
+        self
+    }
+
     /// The monitor. It runs nothing until [`Monitor::start`].
     pub fn build(self) -> Monitor {
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::new(MEMORY_HISTORY_PER_CHECK)));
+        // Each check's last settled status, so a change that happened while we were down is seen.
+        let restored = match store.last_states() {
+            Ok(states) => states
+                .into_iter()
+                .map(|(name, status, since)| (name, (status, since)))
+                .collect(),
+            Err(e) => {
+                tracing::warn!("could not restore check states from history: {e}");
+                HashMap::new()
+            }
+        };
+        let bus = Bus::new(self.config.event_buffer);
+        let writer = Writer::start(
+            store.clone(),
+            self.writer,
+            Box::new(|message| tracing::warn!("history writer: {message}")),
+        );
         let (schedule_tx, schedule_rx) = mpsc::unbounded_channel();
         Monitor {
             inner: Arc::new(Inner {
                 global: Arc::new(Semaphore::new(self.config.max_concurrency)),
                 per_host: Mutex::new(HashMap::new()),
-                bus: Bus::new(self.config.event_buffer),
+                bus,
+                store,
+                writer,
+                restored: Mutex::new(restored),
                 prober: Prober::new(),
                 registry: Mutex::new(Registry::default()),
                 schedule_tx,
@@ -171,6 +225,12 @@ pub(crate) struct Inner {
     /// Cancels attempts in flight (after the shutdown grace).
     pub(crate) runs_cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
+    /// Where history goes.
+    store: Arc<dyn Store>,
+    /// The thread that writes history in batches.
+    writer: Writer,
+    /// Settled statuses read back from history, waiting for their checks to register.
+    restored: Mutex<HashMap<String, (Status, DateTime<Utc>)>>,
 }
 
 /// The checks and services, by name.
@@ -421,6 +481,9 @@ impl Monitor {
             self.inner.runs_cancel.cancel();
             self.inner.tracker.wait().await;
         }
+        // Everything that finished is written before shutdown returns.
+        let inner = self.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || inner.writer.close()).await;
     }
 
     /// Every check's latest result and settled status, and every service's status.
@@ -464,7 +527,52 @@ impl Monitor {
             at: Utc::now(),
             checks,
             services,
+            history: self.inner.writer.stats(),
         }
+    }
+
+    /// Raw results, newest first, one page (from the SQLite file, or the memory ring).
+    ///
+    /// ```no_run
+    /// # async fn demo(m: monitor_core::Monitor) -> Result<(), monitor_core::MonitorError> {
+    /// use monitor_core::store::HistoryQuery;
+    /// let page = m.history(HistoryQuery::default().check("api").since_ago(std::time::Duration::from_secs(86_400))).await?;
+    /// for r in &page.items { println!("{} {} {}", r.at, r.status, r.duration_ms); }
+    /// # Ok(()) }
+    /// ```
+    pub async fn history(&self, query: HistoryQuery) -> Result<Page<StoredResult>, MonitorError> {
+        self.read(move |s| s.history(&query)).await
+    }
+
+    /// The latest stored result of each check matching the query's filters.
+    pub async fn latest(&self, query: HistoryQuery) -> Result<Vec<StoredResult>, MonitorError> {
+        self.read(move |s| s.latest(&query)).await
+    }
+
+    /// Settled status changes, newest first, one page.
+    pub async fn status_changes(&self, query: HistoryQuery) -> Result<Page<StatusChange>, MonitorError> {
+        self.read(move |s| s.status_changes(&query)).await
+    }
+
+    /// Uptime % and latency percentiles over the last `window`, per check, from rollups.
+    pub async fn uptime(&self, query: HistoryQuery, window: Duration) -> Result<Vec<Uptime>, MonitorError> {
+        self.read(move |s| s.uptime(&query, window, Utc::now())).await
+    }
+
+    /// What the history writer has done: written, dropped, failed batches and the last error.
+    pub fn history_stats(&self) -> crate::store::writer::WriterStats {
+        self.inner.writer.stats()
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, MonitorError> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Database(format!("history query panicked: {e}"))))
+            .map_err(MonitorError::from)
     }
 
     /// The current state in the Prometheus text format, for the host app's `/metrics`.
@@ -509,6 +617,13 @@ impl Inner {
             if let Some(s) = &service {
                 reg.services.entry(s.clone()).or_default();
             }
+            self.writer.check(CheckMeta {
+                check: name.to_string(),
+                service: service.clone(),
+                kind: kind.clone(),
+                tags: spec.tags.clone(),
+            });
+            let restored = self.restored.lock().unwrap_or_else(|p| p.into_inner()).remove(&*name);
             reg.checks.insert(
                 name.clone(),
                 Entry {
@@ -517,8 +632,11 @@ impl Inner {
                     generation: 0,
                     slot: 0,
                     paused: false,
-                    state: CheckState::default(),
-                    since: None,
+                    state: CheckState {
+                        status: restored.map(|r| r.0),
+                        ..CheckState::default()
+                    },
+                    since: restored.map(|r| r.1),
                     running: None,
                     last: None,
                     host_limit,
@@ -559,6 +677,12 @@ impl Inner {
         }
         let enabled = spec.enabled;
         let interval = spec.interval;
+        self.writer.check(CheckMeta {
+            check: spec.name.clone(),
+            service: spec.service.clone(),
+            kind: spec.kind_name().to_string(),
+            tags: spec.tags.clone(),
+        });
         entry.spec = Arc::new(spec);
         if started && enabled && !entry.paused {
             let due = scheduler::first_due(&name, interval, tokio::time::Instant::now());
@@ -597,6 +721,7 @@ impl Inner {
             run.cancel();
         }
         let service = entry.spec.service.clone();
+        self.writer.deleted(name.to_string());
         self.bus.publish(Event::CheckDeleted {
             check: name.to_string(),
             service: service.clone(),
@@ -670,6 +795,7 @@ impl Inner {
         let error = result.error.clone();
         let at = result.at;
         entry.last = Some(result.clone());
+        self.writer.result(result.clone());
         let report = RunReport {
             result,
             tags: spec.tags.clone(),
@@ -683,6 +809,17 @@ impl Inner {
             Event::CheckSucceeded(report)
         });
         if let Some((previous, status)) = change {
+            self.writer.change(StatusChange {
+                check: name.to_string(),
+                service: spec.service.clone(),
+                at,
+                previous,
+                status,
+                error: error.as_ref().filter(|_| status == Status::Down).map(|e| StoredError {
+                    kind: e.kind,
+                    message: e.message.clone(),
+                }),
+            });
             self.bus.publish(Event::CheckStatusChanged {
                 check: name.to_string(),
                 service: spec.service.clone(),

@@ -159,6 +159,9 @@ pub struct StatusSnapshot {
     pub checks: Vec<CheckStatus>,
     /// Services, by name.
     pub services: Vec<ServiceStatus>,
+    /// The history writer's counters and last failure (a full or read-only disk shows here).
+    #[serde(default)]
+    pub history: crate::store::writer::WriterStats,
 }
 
 impl StatusSnapshot {

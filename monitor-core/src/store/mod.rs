@@ -1,0 +1,396 @@
+//! History: where results, status changes and rollups are kept.
+//!
+//! [`Store`] has two implementations here: [`MemoryStore`] (the default with no
+//! database: a bounded ring of recent results per check) and [`SqliteStore`] (one file,
+//! durable history, rollups, retention). A PostgreSQL store will implement the same
+//! trait. The monitor feeds a store through a single writer thread ([`writer`]), in
+//! batches, off the check path.
+
+mod memory;
+mod sketch;
+mod sqlite;
+pub mod writer;
+
+pub use memory::MemoryStore;
+pub use sketch::LatencySketch;
+pub use sqlite::SqliteStore;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::result::{CheckResult, ErrorKind, Status};
+
+/// Why the store could not do what was asked.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file was written by a newer upwatch; it was not touched.
+    #[error(
+        "{path} has schema version {found}, newer than this upwatch knows ({supported}); the file was not changed"
+    )]
+    NewerSchema {
+        /// The file.
+        path: String,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// SQLite reported an error (disk full, read-only file, corruption...).
+    #[error("database error: {0}")]
+    Database(String),
+    /// A query argument is wrong (a malformed cursor, an inverted time range).
+    #[error("{field}: {message}")]
+    InvalidQuery {
+        /// The argument.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// Who a check is, as the store files it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckMeta {
+    /// Name.
+    pub check: String,
+    /// Service.
+    pub service: Option<String>,
+    /// Kind.
+    pub kind: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// A settled status change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// The check.
+    pub check: String,
+    /// Its service (filled in on reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Before.
+    pub previous: Option<Status>,
+    /// After.
+    pub status: Status,
+    /// The error that settled a change to down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StoredError>,
+}
+
+/// A stored error: its kind and message (kept once, referenced by every row).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredError {
+    /// Kind.
+    pub kind: ErrorKind,
+    /// Message.
+    pub message: String,
+}
+
+/// One result as history keeps it: compact, without phases or observed values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredResult {
+    /// The check.
+    pub check: String,
+    /// Its service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// When the attempt started.
+    pub at: DateTime<Utc>,
+    /// Up, degraded or down.
+    pub status: Status,
+    /// Duration in milliseconds.
+    pub duration_ms: f64,
+    /// HTTP status code, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StoredError>,
+}
+
+impl StoredResult {
+    /// The compact form of a full result.
+    pub fn from_result(r: &CheckResult) -> StoredResult {
+        StoredResult {
+            check: r.check.clone(),
+            service: r.service.clone(),
+            at: r.at,
+            status: r.status,
+            duration_ms: r.duration_ms,
+            status_code: r.observed.status_code,
+            error: r.error.as_ref().map(|e| StoredError {
+                kind: e.kind,
+                message: e.message.clone(),
+            }),
+        }
+    }
+}
+
+/// What the writer hands a store in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Checks registered or changed since the last batch.
+    pub checks: Vec<CheckMeta>,
+    /// Checks deleted (their history is kept).
+    pub deleted: Vec<String>,
+    /// Results, oldest first.
+    pub results: Vec<Arc<CheckResult>>,
+    /// Status changes, oldest first.
+    pub changes: Vec<StatusChange>,
+}
+
+impl Batch {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.checks.is_empty() && self.deleted.is_empty() && self.results.is_empty() && self.changes.is_empty()
+    }
+}
+
+/// Which checks, statuses and times a query covers, and which page.
+///
+/// ```
+/// use monitor_core::store::HistoryQuery;
+/// let q = HistoryQuery::default().check("api").since_ago(std::time::Duration::from_secs(86_400)).limit(50);
+/// assert_eq!(q.limit, 50);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    /// Check names (empty: all).
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Services (empty: all).
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Tags: checks with any of them (empty: all).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Statuses (empty: all).
+    #[serde(default)]
+    pub statuses: Vec<Status>,
+    /// From (inclusive).
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    /// Until (exclusive).
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Where the previous page ended (`next_cursor` of that page).
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size (1..=1000, default 100).
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
+/// The most rows one page returns.
+pub const MAX_PAGE: usize = 1000;
+
+impl Default for HistoryQuery {
+    fn default() -> Self {
+        HistoryQuery {
+            checks: Vec::new(),
+            services: Vec::new(),
+            tags: Vec::new(),
+            statuses: Vec::new(),
+            since: None,
+            until: None,
+            cursor: None,
+            limit: default_limit(),
+        }
+    }
+}
+
+impl HistoryQuery {
+    /// Adds a check name.
+    pub fn check(mut self, name: impl Into<String>) -> Self {
+        self.checks.push(name.into());
+        self
+    }
+
+    /// Adds a service.
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.services.push(name.into());
+        self
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Adds a status.
+    pub fn status(mut self, status: Status) -> Self {
+        self.statuses.push(status);
+        self
+    }
+
+    /// From `ago` before now.
+    pub fn since_ago(mut self, ago: Duration) -> Self {
+        self.since = Some(Utc::now() - chrono::Duration::from_std(ago).unwrap_or(chrono::Duration::zero()));
+        self
+    }
+
+    /// Page size.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+
+    /// Continues after a page.
+    pub fn after(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    pub(crate) fn validated_limit(&self) -> Result<usize, StoreError> {
+        if self.limit == 0 || self.limit > MAX_PAGE {
+            return Err(StoreError::InvalidQuery {
+                field: "limit",
+                message: format!("{} is not within 1..={MAX_PAGE}", self.limit),
+            });
+        }
+        if let (Some(s), Some(u)) = (self.since, self.until) {
+            if s > u {
+                return Err(StoreError::InvalidQuery {
+                    field: "since",
+                    message: "is after until".into(),
+                });
+            }
+        }
+        Ok(self.limit)
+    }
+}
+
+/// One page of rows, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A position in a newest-first listing: the last row's time and check.
+pub(crate) fn encode_cursor(at_ms: i64, check: &str) -> String {
+    format!("{at_ms}:{check}")
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
+    let bad = || StoreError::InvalidQuery {
+        field: "cursor",
+        message: format!("{cursor:?} is not a cursor from a previous page"),
+    };
+    let (at, check) = cursor.split_once(':').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, check.to_string()))
+}
+
+/// Uptime and latency of one check over a window, answered from rollups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Uptime {
+    /// The check.
+    pub check: String,
+    /// Its service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Attempts in the window.
+    pub count: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Share of attempts that did not fail, in percent (`None` without attempts).
+    pub uptime_pct: Option<f64>,
+    /// Latency percentiles and extremes, in milliseconds.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+    /// Mean.
+    pub avg_ms: Option<f64>,
+    /// Smallest.
+    pub min_ms: Option<f64>,
+    /// Largest.
+    pub max_ms: Option<f64>,
+}
+
+/// How long each level of history is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw results.
+    pub raw: Duration,
+    /// Per-minute rollups.
+    pub minute: Duration,
+    /// Per-hour rollups.
+    pub hour: Duration,
+    /// Per-day rollups.
+    pub day: Duration,
+    /// Status changes.
+    pub changes: Duration,
+    /// When set, the oldest raw results go first once the file is larger than this.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: u64 = 86_400;
+        Retention {
+            raw: Duration::from_secs(7 * DAY),
+            minute: Duration::from_secs(7 * DAY),
+            hour: Duration::from_secs(90 * DAY),
+            day: Duration::from_secs(730 * DAY),
+            changes: Duration::from_secs(730 * DAY),
+            max_bytes: None,
+        }
+    }
+}
+
+/// Storage for history. Calls block (they are made from the writer thread, or from
+/// `spawn_blocking` by the monitor's async queries).
+pub trait Store: Send + Sync + 'static {
+    /// Writes one batch atomically.
+    fn write(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// The latest stored result of each check matching the query's filters.
+    fn latest(&self, query: &HistoryQuery) -> Result<Vec<StoredResult>, StoreError>;
+    /// Raw results, newest first, one page.
+    fn history(&self, query: &HistoryQuery) -> Result<Page<StoredResult>, StoreError>;
+    /// Status changes, newest first, one page.
+    fn status_changes(&self, query: &HistoryQuery) -> Result<Page<StatusChange>, StoreError>;
+    /// Uptime and latency over `[now - window, now)` for the checks matching the query's filters.
+    fn uptime(&self, query: &HistoryQuery, window: Duration, now: DateTime<Utc>) -> Result<Vec<Uptime>, StoreError>;
+    /// Each check's last settled status and since when, to restore after a restart.
+    fn last_states(&self) -> Result<Vec<(String, Status, DateTime<Utc>)>, StoreError>;
+    /// Deletes what retention says is too old, at most `budget` rows per call; returns
+    /// how many rows went (call again while it returns `budget`).
+    fn enforce_retention(&self, policy: &Retention, now: DateTime<Utc>, budget: usize) -> Result<usize, StoreError>;
+}
+
+pub(crate) fn status_code(s: Status) -> i64 {
+    match s {
+        Status::Up => 0,
+        Status::Degraded => 1,
+        Status::Down => 2,
+    }
+}
+
+pub(crate) fn status_from(code: i64) -> Status {
+    match code {
+        0 => Status::Up,
+        1 => Status::Degraded,
+        _ => Status::Down,
+    }
+}

@@ -1,0 +1,790 @@
+//! The SQLite store: one file, WAL, `synchronous=NORMAL`, a busy timeout, foreign keys,
+//! versioned migrations applied on open (a file from a newer upwatch is refused and
+//! left untouched).
+//!
+//! Layout, chosen for bytes per result: `results` is a `WITHOUT ROWID` table keyed by
+//! `(check_id, at)` holding small integers only (status, duration in µs, HTTP code,
+//! an error id); names, kinds and error messages are stored once, in `checks` and
+//! `errors`. `latest` holds each check's newest result, so "latest of every check" is
+//! a lookup, not a scan. `rollups` holds per-minute, per-hour and per-day aggregates
+//! with a mergeable latency sketch, so uptime and percentiles over any window read a
+//! few dozen rows per check.
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{
+    decode_cursor, encode_cursor, status_code, status_from, Batch, HistoryQuery, LatencySketch, Page, Retention,
+    StatusChange, Store, StoreError, StoredError, StoredResult, Uptime,
+};
+use crate::result::{ErrorKind, Status};
+
+const SCHEMA_V1: &str = "
+CREATE TABLE checks (
+    id      INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE,
+    service TEXT,
+    kind    TEXT NOT NULL,
+    tags    TEXT NOT NULL DEFAULT '[]',
+    status  INTEGER,
+    since   INTEGER,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE errors (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL,
+    message TEXT NOT NULL,
+    UNIQUE (kind, message)
+);
+CREATE TABLE results (
+    check_id    INTEGER NOT NULL REFERENCES checks (id),
+    at          INTEGER NOT NULL,
+    status      INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    code        INTEGER,
+    error_id    INTEGER REFERENCES errors (id),
+    PRIMARY KEY (check_id, at)
+) WITHOUT ROWID;
+CREATE TABLE latest (
+    check_id    INTEGER PRIMARY KEY REFERENCES checks (id),
+    at          INTEGER NOT NULL,
+    status      INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    code        INTEGER,
+    error_id    INTEGER REFERENCES errors (id)
+);
+CREATE TABLE status_changes (
+    id       INTEGER PRIMARY KEY,
+    check_id INTEGER NOT NULL REFERENCES checks (id),
+    at       INTEGER NOT NULL,
+    previous INTEGER,
+    status   INTEGER NOT NULL,
+    error_id INTEGER REFERENCES errors (id)
+);
+CREATE INDEX status_changes_by_time ON status_changes (at);
+CREATE INDEX status_changes_by_check ON status_changes (check_id, at);
+CREATE TABLE rollups (
+    check_id INTEGER NOT NULL REFERENCES checks (id),
+    level    INTEGER NOT NULL,
+    bucket   INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    degraded INTEGER NOT NULL,
+    sum_us   INTEGER NOT NULL,
+    min_us   INTEGER NOT NULL,
+    max_us   INTEGER NOT NULL,
+    sketch   BLOB NOT NULL,
+    PRIMARY KEY (check_id, level, bucket)
+) WITHOUT ROWID;
+";
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(SCHEMA_V1)])
+}
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Rollup levels: bucket width in milliseconds.
+const LEVELS: [(i64, i64); 3] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000)];
+const MINUTE: i64 = 0;
+const HOUR: i64 = 1;
+const DAY: i64 = 2;
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    kind.as_str()
+}
+
+fn kind_from(name: &str) -> ErrorKind {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).unwrap_or(ErrorKind::Internal)
+}
+
+/// A SQLite history file.
+///
+/// ```no_run
+/// use monitor_core::store::{HistoryQuery, SqliteStore, Store};
+/// let store = SqliteStore::open("upwatch.db").unwrap();
+/// let page = store.history(&HistoryQuery::default().check("api").limit(100)).unwrap();
+/// println!("{} results", page.items.len());
+/// ```
+pub struct SqliteStore {
+    path: PathBuf,
+    /// The one writing connection (the writer thread's).
+    writer: Mutex<Writer>,
+    /// Reading connections, reused; WAL lets them read while the writer writes.
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// The writing connection and its caches of ids.
+struct Writer {
+    conn: Connection,
+    ids: Ids,
+}
+
+/// Ids of checks and errors already in the file, so rows carry small integers.
+#[derive(Default)]
+struct Ids {
+    check_ids: HashMap<String, i64>,
+    error_ids: HashMap<(ErrorKind, String), i64>,
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a history file and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        // Look at the version before anything writes to the file (even the WAL switch does).
+        if path.exists() {
+            let probe = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let found: i64 = probe.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    path: path.display().to_string(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
+        let mut conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        configure(&conn)?;
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Database(format!("migrating {}: {e}", path.display())))?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(Writer {
+                conn,
+                ids: Ids::default(),
+            }),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = match self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        self.readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        out
+    }
+
+    /// Bytes used by the file's live pages.
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        self.reader(|c| {
+            let pages: i64 = c.pragma_query_value(None, "page_count", |r| r.get(0))?;
+            let free: i64 = c.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            let size: i64 = c.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            Ok(((pages - free) * size) as u64)
+        })
+    }
+
+    /// `PRAGMA integrity_check`: `"ok"` when the file is sound.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.reader(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))?))
+    }
+}
+
+impl Ids {
+    fn check_id(&mut self, tx: &rusqlite::Transaction, name: &str, kind: &str) -> Result<i64, StoreError> {
+        if let Some(id) = self.check_ids.get(name) {
+            return Ok(*id);
+        }
+        tx.execute(
+            "INSERT INTO checks (name, kind) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![name, kind],
+        )?;
+        let id: i64 = tx.query_row("SELECT id FROM checks WHERE name = ?1", [name], |r| r.get(0))?;
+        self.check_ids.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    fn error_id(&mut self, tx: &rusqlite::Transaction, e: Option<&StoredError>) -> Result<Option<i64>, StoreError> {
+        let Some(e) = e else { return Ok(None) };
+        let key = (e.kind, e.message.clone());
+        if let Some(id) = self.error_ids.get(&key) {
+            return Ok(Some(*id));
+        }
+        tx.execute(
+            "INSERT INTO errors (kind, message) VALUES (?1, ?2) ON CONFLICT (kind, message) DO NOTHING",
+            params![kind_name(e.kind), e.message],
+        )?;
+        let id: i64 = tx.query_row(
+            "SELECT id FROM errors WHERE kind = ?1 AND message = ?2",
+            params![kind_name(e.kind), e.message],
+            |r| r.get(0),
+        )?;
+        self.error_ids.insert(key, id);
+        Ok(Some(id))
+    }
+}
+
+/// A rollup row as read: count, failures, degraded, sum, min and max (µs), sketch.
+type RollupRow = (i64, i64, i64, i64, i64, i64, Vec<u8>);
+
+/// The newest result of a check in a batch: at, status, duration, code, error id.
+type LatestRow = (i64, i64, i64, Option<u16>, Option<i64>);
+
+/// An aggregate being built for one rollup row.
+#[derive(Default)]
+struct Agg {
+    count: i64,
+    failures: i64,
+    degraded: i64,
+    sum_us: i64,
+    min_us: i64,
+    max_us: i64,
+    sketch: LatencySketch,
+}
+
+impl Agg {
+    fn add(&mut self, status: Status, us: i64) {
+        if self.count == 0 || us < self.min_us {
+            self.min_us = us;
+        }
+        self.max_us = self.max_us.max(us);
+        self.count += 1;
+        self.sum_us += us;
+        match status {
+            Status::Down => self.failures += 1,
+            Status::Degraded => self.degraded += 1,
+            Status::Up => {}
+        }
+        self.sketch.add(us.max(0) as u64);
+    }
+
+    fn merge_row(&mut self, row: &RollupRow) {
+        let (count, failures, degraded, sum, min, max, sketch) = (row.0, row.1, row.2, row.3, row.4, row.5, &row.6);
+        if count == 0 {
+            return;
+        }
+        self.min_us = if self.count == 0 { min } else { self.min_us.min(min) };
+        self.max_us = self.max_us.max(max);
+        self.count += count;
+        self.failures += failures;
+        self.degraded += degraded;
+        self.sum_us += sum;
+        if let Some(s) = LatencySketch::decode(sketch) {
+            self.sketch.merge(&s);
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let Writer { conn, ids: w } = &mut *guard;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let result = (|| -> Result<(), StoreError> {
+            for c in &batch.checks {
+                let tags = serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into());
+                tx.execute(
+                    "INSERT INTO checks (name, service, kind, tags) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name) DO UPDATE SET service = excluded.service, kind = excluded.kind,
+                         tags = excluded.tags, deleted = 0",
+                    params![c.check, c.service, c.kind, tags],
+                )?;
+            }
+            for name in &batch.deleted {
+                tx.execute("UPDATE checks SET deleted = 1 WHERE name = ?1", [name])?;
+            }
+            let mut newest: HashMap<i64, LatestRow> = HashMap::new();
+            let mut aggs: HashMap<(i64, i64, i64), Agg> = HashMap::new();
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO results (check_id, at, status, duration_us, code, error_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for r in &batch.results {
+                    let id = w.check_id(&tx, &r.check, &r.kind)?;
+                    let stored = r.error.as_ref().map(|e| StoredError {
+                        kind: e.kind,
+                        message: e.message.clone(),
+                    });
+                    let err = w.error_id(&tx, stored.as_ref())?;
+                    let at = ms(r.at);
+                    let us = (r.duration_ms * 1000.0).round() as i64;
+                    let st = status_code(r.status);
+                    let code = r.observed.status_code;
+                    insert.execute(params![id, at, st, us, code, err])?;
+                    let slot = newest.entry(id).or_insert((i64::MIN, 0, 0, None, None));
+                    if at >= slot.0 {
+                        *slot = (at, st, us, code, err);
+                    }
+                    for (level, width) in LEVELS {
+                        aggs.entry((id, level, at - at.rem_euclid(width)))
+                            .or_default()
+                            .add(r.status, us);
+                    }
+                }
+            }
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO latest (check_id, at, status, duration_us, code, error_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (check_id) DO UPDATE SET at = excluded.at, status = excluded.status,
+                         duration_us = excluded.duration_us, code = excluded.code, error_id = excluded.error_id
+                     WHERE excluded.at >= latest.at",
+                )?;
+                for (id, (at, st, us, code, err)) in &newest {
+                    upsert.execute(params![id, at, st, us, code, err])?;
+                }
+            }
+            {
+                let mut read = tx.prepare_cached(
+                    "SELECT count, failures, degraded, sum_us, min_us, max_us, sketch FROM rollups
+                     WHERE check_id = ?1 AND level = ?2 AND bucket = ?3",
+                )?;
+                let mut write = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO rollups (check_id, level, bucket, count, failures, degraded, sum_us, min_us, max_us, sketch)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for ((id, level, bucket), mut agg) in aggs {
+                    let existing = read
+                        .query_row(params![id, level, bucket], |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                                r.get::<_, Vec<u8>>(6)?,
+                            ))
+                        })
+                        .optional()?;
+                    if let Some(row) = existing {
+                        agg.merge_row(&row);
+                    }
+                    write.execute(params![
+                        id,
+                        level,
+                        bucket,
+                        agg.count,
+                        agg.failures,
+                        agg.degraded,
+                        agg.sum_us,
+                        agg.min_us,
+                        agg.max_us,
+                        agg.sketch.encode()
+                    ])?;
+                }
+            }
+            for c in &batch.changes {
+                let id = w.check_id(&tx, &c.check, "unknown")?;
+                let err = w.error_id(&tx, c.error.as_ref())?;
+                tx.execute(
+                    "INSERT INTO status_changes (check_id, at, previous, status, error_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, ms(c.at), c.previous.map(status_code), status_code(c.status), err],
+                )?;
+                tx.execute(
+                    "UPDATE checks SET status = ?2, since = ?3 WHERE id = ?1",
+                    params![id, status_code(c.status), ms(c.at)],
+                )?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => tx.commit().map_err(StoreError::from),
+            Err(e) => {
+                // Ids cached during a rolled-back transaction may not exist.
+                drop(tx);
+                w.check_ids.clear();
+                w.error_ids.clear();
+                Err(e)
+            }
+        }
+    }
+
+    fn latest(&self, query: &HistoryQuery) -> Result<Vec<StoredResult>, StoreError> {
+        self.reader(|c| {
+            let checks = resolve(c, query)?;
+            let mut stmt = c.prepare_cached(
+                "SELECT l.at, l.status, l.duration_us, l.code, e.kind, e.message FROM latest l
+                 LEFT JOIN errors e ON e.id = l.error_id WHERE l.check_id = ?1",
+            )?;
+            let mut out = Vec::with_capacity(checks.len());
+            for ch in &checks {
+                let row = stmt.query_row([ch.id], |r| row_to_result(r, ch)).optional()?;
+                if let Some(r) = row {
+                    if query.statuses.is_empty() || query.statuses.contains(&r.status) {
+                        out.push(r);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn history(&self, query: &HistoryQuery) -> Result<Page<StoredResult>, StoreError> {
+        let limit = query.validated_limit()?;
+        let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        self.reader(|c| {
+            let checks = resolve(c, query)?;
+            let since = query.since.map(ms).unwrap_or(i64::MIN);
+            let until = query.until.map(ms).unwrap_or(i64::MAX);
+            let statuses = status_filter(&query.statuses);
+            let sql = format!(
+                "SELECT r.at, r.status, r.duration_us, r.code, e.kind, e.message FROM results r
+                 LEFT JOIN errors e ON e.id = r.error_id
+                 WHERE r.check_id = ?1 AND r.at >= ?2 AND r.at < ?3 {statuses}
+                 ORDER BY r.at DESC LIMIT ?4"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows: Vec<StoredResult> = Vec::new();
+            for ch in &checks {
+                // Newest first by (at, check name); resume strictly after the cursor.
+                let upper = match &cursor {
+                    Some((at, name)) if ch.name.as_str() < name.as_str() => until.min(at + 1),
+                    Some((at, _)) => until.min(*at),
+                    None => until,
+                };
+                let found = stmt.query_map(params![ch.id, since, upper, (limit + 1) as i64], |r| {
+                    row_to_result(r, ch)
+                })?;
+                for r in found {
+                    rows.push(r?);
+                }
+            }
+            rows.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.check.cmp(&a.check)));
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next_cursor = if more {
+                rows.last().map(|r| encode_cursor(ms(r.at), &r.check))
+            } else {
+                None
+            };
+            Ok(Page {
+                items: rows,
+                next_cursor,
+            })
+        })
+    }
+
+    fn status_changes(&self, query: &HistoryQuery) -> Result<Page<StatusChange>, StoreError> {
+        let limit = query.validated_limit()?;
+        let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        self.reader(|c| {
+            let checks = resolve(c, query)?;
+            let ids: Vec<i64> = checks.iter().map(|c| c.id).collect();
+            let by_id: HashMap<i64, &CheckRow> = checks.iter().map(|c| (c.id, c)).collect();
+            let (cur_at, cur_id) = match &cursor {
+                Some((at, id)) => (*at, id.parse::<i64>().map_err(|_| StoreError::InvalidQuery { field: "cursor", message: "not a cursor from a status-change page".into() })?),
+                None => (i64::MAX, i64::MAX),
+            };
+            let placeholders = vec!["?"; ids.len().max(1)].join(",");
+            let statuses = status_filter(&query.statuses).replace("r.status", "s.status");
+            let sql = format!(
+                "SELECT s.id, s.check_id, s.at, s.previous, s.status, e.kind, e.message FROM status_changes s
+                 LEFT JOIN errors e ON e.id = s.error_id
+                 WHERE s.check_id IN ({placeholders}) AND s.at >= ? AND s.at < ? AND (s.at < ? OR (s.at = ? AND s.id < ?)) {statuses}
+                 ORDER BY s.at DESC, s.id DESC LIMIT ?"
+            );
+            let mut args: Vec<i64> = if ids.is_empty() { vec![-1] } else { ids.clone() };
+            args.extend([
+                query.since.map(ms).unwrap_or(i64::MIN),
+                query.until.map(ms).unwrap_or(i64::MAX),
+                cur_at,
+                cur_at,
+                cur_id,
+                (limit + 1) as i64,
+            ]);
+            let mut stmt = c.prepare(&sql)?;
+            let mut rows = stmt
+                .query_map(params_from_iter(args), |r| {
+                    let check_id: i64 = r.get(1)?;
+                    let ch = by_id.get(&check_id);
+                    let kind: Option<String> = r.get(5)?;
+                    let message: Option<String> = r.get(6)?;
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        StatusChange {
+                            check: ch.map(|c| c.name.clone()).unwrap_or_default(),
+                            service: ch.and_then(|c| c.service.clone()),
+                            at: from_ms(r.get(2)?),
+                            previous: r.get::<_, Option<i64>>(3)?.map(status_from),
+                            status: status_from(r.get(4)?),
+                            error: kind.zip(message).map(|(k, m)| StoredError { kind: kind_from(&k), message: m }),
+                        },
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next_cursor = if more { rows.last().map(|(id, c)| encode_cursor(ms(c.at), &id.to_string())) } else { None };
+            Ok(Page { items: rows.into_iter().map(|(_, c)| c).collect(), next_cursor })
+        })
+    }
+
+    fn uptime(&self, query: &HistoryQuery, window: Duration, now: DateTime<Utc>) -> Result<Vec<Uptime>, StoreError> {
+        let end = ms(now);
+        let start = end - window.as_millis() as i64;
+        self.reader(|c| {
+            let checks = resolve(c, query)?;
+            let mut aggs: HashMap<i64, Agg> = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT count, failures, degraded, sum_us, min_us, max_us, sketch FROM rollups
+                 WHERE check_id = ?1 AND level = ?2 AND bucket >= ?3 AND bucket < ?4",
+            )?;
+            for (level, from, to) in plan(start, end) {
+                for ch in &checks {
+                    let rows = stmt.query_map(params![ch.id, level, from, to], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get::<_, Vec<u8>>(6)?,
+                        ))
+                    })?;
+                    let agg = aggs.entry(ch.id).or_default();
+                    for row in rows {
+                        agg.merge_row(&row?);
+                    }
+                }
+            }
+            Ok(checks
+                .iter()
+                .map(|ch| {
+                    let a = aggs.remove(&ch.id).unwrap_or_default();
+                    let q = |p: f64| a.sketch.quantile(p).map(|us| us as f64 / 1000.0);
+                    let has = a.count > 0;
+                    Uptime {
+                        check: ch.name.clone(),
+                        service: ch.service.clone(),
+                        count: a.count as u64,
+                        failures: a.failures as u64,
+                        uptime_pct: has.then(|| 100.0 * (a.count - a.failures) as f64 / a.count as f64),
+                        p50_ms: q(0.5),
+                        p95_ms: q(0.95),
+                        p99_ms: q(0.99),
+                        avg_ms: has.then(|| a.sum_us as f64 / a.count as f64 / 1000.0),
+                        min_ms: has.then(|| a.min_us as f64 / 1000.0),
+                        max_ms: has.then(|| a.max_us as f64 / 1000.0),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn last_states(&self) -> Result<Vec<(String, Status, DateTime<Utc>)>, StoreError> {
+        self.reader(|c| {
+            let mut stmt =
+                c.prepare("SELECT name, status, since FROM checks WHERE status IS NOT NULL AND deleted = 0")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, status_from(r.get(1)?), from_ms(r.get(2)?))))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn enforce_retention(&self, policy: &Retention, now: DateTime<Utc>, budget: usize) -> Result<usize, StoreError> {
+        let now = ms(now);
+        let cutoff = |d: Duration| now - d.as_millis() as i64;
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = w
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut left = budget as i64;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare_cached("SELECT id FROM checks")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        for id in &ids {
+            if left <= 0 {
+                break;
+            }
+            left -= tx.execute(
+                "DELETE FROM results WHERE check_id = ?1 AND at IN (
+                     SELECT at FROM results WHERE check_id = ?1 AND at < ?2 ORDER BY at LIMIT ?3)",
+                params![id, cutoff(policy.raw), left],
+            )? as i64;
+            for (level, keep) in [(MINUTE, policy.minute), (HOUR, policy.hour), (DAY, policy.day)] {
+                if left <= 0 {
+                    break;
+                }
+                left -= tx.execute(
+                    "DELETE FROM rollups WHERE check_id = ?1 AND level = ?2 AND bucket < ?3 AND bucket IN (
+                         SELECT bucket FROM rollups WHERE check_id = ?1 AND level = ?2 AND bucket < ?3 ORDER BY bucket LIMIT ?4)",
+                    params![id, level, cutoff(keep), left],
+                )? as i64;
+            }
+        }
+        if left > 0 {
+            left -= tx.execute(
+                "DELETE FROM status_changes WHERE id IN (SELECT id FROM status_changes WHERE at < ?1 ORDER BY at LIMIT ?2)",
+                params![cutoff(policy.changes), left],
+            )? as i64;
+        }
+        if let Some(max) = policy.max_bytes {
+            let pages: i64 = tx.pragma_query_value(None, "page_count", |r| r.get(0))?;
+            let free: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            let size: i64 = tx.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            if ((pages - free) * size) as u64 > max && !ids.is_empty() && left > 0 {
+                // Over the size cap: every check gives up its oldest raw results.
+                let each = (left / ids.len() as i64).max(1);
+                for id in &ids {
+                    left -= tx.execute(
+                        "DELETE FROM results WHERE check_id = ?1 AND at IN (
+                             SELECT at FROM results WHERE check_id = ?1 ORDER BY at LIMIT ?2)",
+                        params![id, each],
+                    )? as i64;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok((budget as i64 - left).max(0) as usize)
+    }
+}
+
+/// A check row resolved from a query's filters.
+struct CheckRow {
+    id: i64,
+    name: String,
+    service: Option<String>,
+}
+
+fn status_filter(statuses: &[Status]) -> String {
+    if statuses.is_empty() {
+        String::new()
+    } else {
+        let codes: Vec<String> = statuses.iter().map(|s| status_code(*s).to_string()).collect();
+        format!("AND r.status IN ({})", codes.join(","))
+    }
+}
+
+/// The checks a query's name, service and tag filters select.
+fn resolve(c: &Connection, q: &HistoryQuery) -> Result<Vec<CheckRow>, StoreError> {
+    let mut sql = String::from("SELECT id, name, service FROM checks WHERE 1 = 1");
+    let mut args: Vec<String> = Vec::new();
+    let mut list = |sql: &mut String, column: &str, values: &[String]| {
+        if !values.is_empty() {
+            sql.push_str(&format!(" AND {column} IN ({})", vec!["?"; values.len()].join(",")));
+            args.extend(values.iter().cloned());
+        }
+    };
+    list(&mut sql, "name", &q.checks);
+    list(&mut sql, "service", &q.services);
+    if !q.tags.is_empty() {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM json_each(checks.tags) WHERE value IN ({}))",
+            vec!["?"; q.tags.len()].join(",")
+        ));
+        args.extend(q.tags.iter().cloned());
+    }
+    sql.push_str(" ORDER BY name");
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok(CheckRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            service: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn row_to_result(r: &rusqlite::Row, ch: &CheckRow) -> rusqlite::Result<StoredResult> {
+    let kind: Option<String> = r.get(4)?;
+    let message: Option<String> = r.get(5)?;
+    Ok(StoredResult {
+        check: ch.name.clone(),
+        service: ch.service.clone(),
+        at: from_ms(r.get(0)?),
+        status: status_from(r.get(1)?),
+        duration_ms: r.get::<_, i64>(2)? as f64 / 1000.0,
+        status_code: r.get::<_, Option<i64>>(3)?.and_then(|c| u16::try_from(c).ok()),
+        error: kind.zip(message).map(|(k, m)| StoredError {
+            kind: kind_from(&k),
+            message: m,
+        }),
+    })
+}
+
+/// Splits `[start, end)` into whole days, whole hours at the edges and minutes at
+/// the outer edges, so a window reads as few rollup rows as it can.
+fn plan(start: i64, end: i64) -> Vec<(i64, i64, i64)> {
+    fn floor(v: i64, w: i64) -> i64 {
+        v - v.rem_euclid(w)
+    }
+    fn ceil(v: i64, w: i64) -> i64 {
+        floor(v + w - 1, w)
+    }
+    fn split(level_idx: usize, start: i64, end: i64, out: &mut Vec<(i64, i64, i64)>) {
+        if start >= end {
+            return;
+        }
+        let (level, width) = LEVELS[level_idx];
+        if level_idx == 0 {
+            // Minute buckets that begin inside the range (plus the one it starts in).
+            out.push((level, floor(start, width), end));
+            return;
+        }
+        let (a, b) = (ceil(start, width), floor(end, width));
+        if a < b {
+            out.push((level, a, b));
+            split(level_idx - 1, start, a, out);
+            split(level_idx - 1, b, end, out);
+        } else {
+            split(level_idx - 1, start, end, out);
+        }
+    }
+    let mut out = Vec::new();
+    split(LEVELS.len() - 1, start, end, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan;
+
+    #[test]
+    fn a_window_is_read_in_days_then_hours_then_minutes() {
+        let day = 86_400_000;
+        let hour = 3_600_000;
+        let start = 10 * day + 5 * hour + 30 * 60_000;
+        let end = 40 * day + 2 * hour + 15 * 60_000;
+        let p = plan(start, end);
+        assert!(p.contains(&(2, 11 * day, 40 * day)));
+        assert!(p.contains(&(1, 10 * day + 6 * hour, 11 * day)));
+        assert!(p.contains(&(1, 40 * day, 40 * day + 2 * hour)));
+        assert_eq!(p.len(), 5, "{p:?}");
+        let short = plan(start, start + 10 * 60_000);
+        assert_eq!(short, vec![(0, start, start + 10 * 60_000)]);
+    }
+}

@@ -333,8 +333,6 @@ pub struct Uptime {
 pub struct Retention {
     /// Raw results.
     pub raw: Duration,
-    /// Per-minute rollups.
-    pub minute: Duration,
     /// Per-hour rollups.
     pub hour: Duration,
     /// Per-day rollups.
@@ -350,7 +348,6 @@ impl Default for Retention {
         const DAY: u64 = 86_400;
         Retention {
             raw: Duration::from_secs(7 * DAY),
-            minute: Duration::from_secs(7 * DAY),
             hour: Duration::from_secs(90 * DAY),
             day: Duration::from_secs(730 * DAY),
             changes: Duration::from_secs(730 * DAY),

@@ -1,6 +1,6 @@
 //! A mergeable latency sketch (log-bucketed, as DDSketch): percentiles within about 2%
 //! of the true value, bucket counts that add up when rollups are merged, and a compact
-//! binary form (a minute with one sample takes three bytes).
+//! binary form (a bucket with one sample takes three bytes).
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 //! `(check_id, at)` holding small integers only (status, duration in µs, HTTP code,
 //! an error id); names, kinds and error messages are stored once, in `checks` and
 //! `errors`. `latest` holds each check's newest result, so "latest of every check" is
-//! a lookup, not a scan. `rollups` holds per-minute, per-hour and per-day aggregates
+//! a lookup, not a scan. `rollups` holds per-hour and per-day aggregates
 //! with a mergeable latency sketch, so uptime and percentiles over any window read a
 //! few dozen rows per check.
 
@@ -90,9 +90,9 @@ fn migrations() -> Migrations<'static> {
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// Rollup levels: bucket width in milliseconds.
-const LEVELS: [(i64, i64); 3] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000)];
-const MINUTE: i64 = 0;
+/// Rollup levels: (level id, bucket width in milliseconds). Hours and days: a minute
+/// level would cost as much as the raw rows themselves for checks every 60 s.
+const LEVELS: [(i64, i64); 2] = [(1, 3_600_000), (2, 86_400_000)];
 const HOUR: i64 = 1;
 const DAY: i64 = 2;
 
@@ -210,6 +210,14 @@ impl SqliteStore {
             let size: i64 = c.pragma_query_value(None, "page_size", |r| r.get(0))?;
             Ok(((pages - free) * size) as u64)
         })
+    }
+
+    /// Copies the WAL into the database file and truncates the WAL (SQLite checkpoints
+    /// on its own, but leaves the WAL file at its largest size).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// `PRAGMA integrity_check`: `"ok"` when the file is sound.
@@ -634,7 +642,7 @@ impl Store for SqliteStore {
                      SELECT at FROM results WHERE check_id = ?1 AND at < ?2 ORDER BY at LIMIT ?3)",
                 params![id, cutoff(policy.raw), left],
             )? as i64;
-            for (level, keep) in [(MINUTE, policy.minute), (HOUR, policy.hour), (DAY, policy.day)] {
+            for (level, keep) in [(HOUR, policy.hour), (DAY, policy.day)] {
                 if left <= 0 {
                     break;
                 }
@@ -736,37 +744,26 @@ fn row_to_result(r: &rusqlite::Row, ch: &CheckRow) -> rusqlite::Result<StoredRes
     })
 }
 
-/// Splits `[start, end)` into whole days, whole hours at the edges and minutes at
-/// the outer edges, so a window reads as few rollup rows as it can.
+/// Splits `[start, end)` into whole days, and whole hours at the edges: a window
+/// starts at the beginning of the hour it falls in, and the current hour is read from
+/// its (still growing) hourly rollup.
 fn plan(start: i64, end: i64) -> Vec<(i64, i64, i64)> {
-    fn floor(v: i64, w: i64) -> i64 {
-        v - v.rem_euclid(w)
-    }
-    fn ceil(v: i64, w: i64) -> i64 {
-        floor(v + w - 1, w)
-    }
-    fn split(level_idx: usize, start: i64, end: i64, out: &mut Vec<(i64, i64, i64)>) {
-        if start >= end {
-            return;
+    let floor = |v: i64, w: i64| v - v.rem_euclid(w);
+    let (hour, day) = (LEVELS[0].1, LEVELS[1].1);
+    let start = floor(start, hour);
+    let (a, b) = (floor(start + day - 1, day), floor(end, day));
+    if a < b {
+        let mut out = vec![(DAY, a, b)];
+        if start < a {
+            out.push((HOUR, start, a));
         }
-        let (level, width) = LEVELS[level_idx];
-        if level_idx == 0 {
-            // Minute buckets that begin inside the range (plus the one it starts in).
-            out.push((level, floor(start, width), end));
-            return;
+        if b < end {
+            out.push((HOUR, b, end));
         }
-        let (a, b) = (ceil(start, width), floor(end, width));
-        if a < b {
-            out.push((level, a, b));
-            split(level_idx - 1, start, a, out);
-            split(level_idx - 1, b, end, out);
-        } else {
-            split(level_idx - 1, start, end, out);
-        }
+        out
+    } else {
+        vec![(HOUR, start, end)]
     }
-    let mut out = Vec::new();
-    split(LEVELS.len() - 1, start, end, &mut out);
-    out
 }
 
 #[cfg(test)]
@@ -774,17 +771,23 @@ mod tests {
     use super::plan;
 
     #[test]
-    fn a_window_is_read_in_days_then_hours_then_minutes() {
+    fn a_window_is_read_in_days_then_hours() {
         let day = 86_400_000;
         let hour = 3_600_000;
         let start = 10 * day + 5 * hour + 30 * 60_000;
         let end = 40 * day + 2 * hour + 15 * 60_000;
         let p = plan(start, end);
-        assert!(p.contains(&(2, 11 * day, 40 * day)));
-        assert!(p.contains(&(1, 10 * day + 6 * hour, 11 * day)));
-        assert!(p.contains(&(1, 40 * day, 40 * day + 2 * hour)));
-        assert_eq!(p.len(), 5, "{p:?}");
-        let short = plan(start, start + 10 * 60_000);
-        assert_eq!(short, vec![(0, start, start + 10 * 60_000)]);
+        assert_eq!(
+            p,
+            vec![
+                (2, 11 * day, 40 * day),
+                (1, 10 * day + 5 * hour, 11 * day),
+                (1, 40 * day, end)
+            ]
+        );
+        assert_eq!(
+            plan(start, start + 10 * 60_000),
+            vec![(1, 10 * day + 5 * hour, start + 10 * 60_000)]
+        );
     }
 }

@@ -108,6 +108,7 @@ fn plain_connection(path: &std::path::Path) -> rusqlite::Connection {
     let c = rusqlite::Connection::open(path).unwrap();
     c.pragma_update(None, "journal_mode", "WAL").unwrap();
     c.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    c.pragma_update(None, "cache_size", -65536).unwrap();
     c.execute_batch(RAW_SCHEMA).unwrap();
     c
 }

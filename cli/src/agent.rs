@@ -108,7 +108,11 @@ pub async fn watch(
     let (first_round_done, mut first_round) = mpsc::channel::<()>(1);
     let round = monitor.clone();
     tokio::spawn(async move {
-        let _ = round.execute_checks(None).await;
+        // With a database shared by several agents only the lease holder runs checks, on
+        // their schedule; an extra round here would run them twice in one interval.
+        if !round.is_shared() {
+            let _ = round.execute_checks(None).await;
+        }
         let _ = first_round_done.send(()).await;
     });
     let deadline = async {

@@ -18,7 +18,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let spec = read_spec(&args.file)?;
     require_checks(&spec, &args.file)?;
     let order = Order::of(&spec);
-    let monitor = Monitor::new();
+    let monitor = monitor_with(args.db.as_deref(), args.lease)?;
     let events = monitor.subscribe(Filter::default());
     monitor.load(spec).map_err(|e| Failure::load(&args.file, e))?;
     let watch = Watch {
@@ -34,6 +34,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     agent::watch(&monitor, events, &mut signals, watch).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A monitor keeping history in `db` (SQLite) or, without one, in memory.
+fn monitor_with(db: Option<&Path>, lease: std::time::Duration) -> Result<Monitor, Failure> {
+    match db {
+        None => Ok(Monitor::new()),
+        Some(path) => Monitor::builder()
+            .sqlite(path)
+            .map(|b| b.lease_period(lease).build())
+            .map_err(|e| Failure::runtime(format!("{}: {e}", path.display()))),
+    }
 }
 
 /// `upwatch check FILE`: runs every enabled check once; exit 1 if any is down.
@@ -108,7 +119,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let spec = Spec::from_toml_str(&demo::spec(&targets))
         .map_err(|e| Failure::runtime(format!("the demo's spec is invalid (a bug in upwatch):\n{e}")))?;
     let order = Order::of(&spec);
-    let monitor = Monitor::new();
+    let monitor = monitor_with(Some(&args.db), monitor_core::monitor::DEFAULT_LEASE)?;
     let events = monitor.subscribe(Filter::default());
     monitor
         .load(spec)
@@ -127,6 +138,12 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let outcome = agent::watch(&monitor, events, &mut signals, watch).await;
     heartbeats.abort();
     drop(targets);
+    let stats = monitor.history_stats();
+    eprintln!(
+        "upwatch: history in {} ({} results written this run)",
+        args.db.display(),
+        stats.written
+    );
     outcome.map(|()| ExitCode::SUCCESS)
 }
 

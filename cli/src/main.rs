@@ -89,6 +89,13 @@ pub struct RunArgs {
     /// Stop by itself after this long (`30s`, `5m`, `1h 30m`)
     #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
+    /// Keep history in this SQLite file (created if needed); without it, recent results stay in memory.
+    /// Several agents may share one file: one of them runs the checks at a time
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// With a shared --db: how soon another agent takes over from one that died
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub lease: Duration,
 }
 
 /// Arguments of `upwatch check`.
@@ -119,6 +126,9 @@ pub struct DemoArgs {
     /// Stop by itself after this long (`10s`, `2m`)
     #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
+    /// The SQLite file that keeps the demo's history
+    #[arg(long, value_name = "PATH", default_value = "upwatch-demo.db")]
+    pub db: PathBuf,
 }
 
 fn main() -> ExitCode {

@@ -553,6 +553,7 @@ mod tests {
                 critical: None,
                 description: None,
             }],
+            history: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! runtime. Children are awaited with `tokio::process`, so the runtime keeps serving the
 //! targets while the binary checks them. Spec files go into a temporary directory.
 
+use monitor_core::store::{HistoryQuery, SqliteStore, Store};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -245,7 +246,8 @@ async fn run_prints_events_as_json_lines_and_stops_after_for() {
     let dir = TempDir::new().unwrap();
     let spec = write_spec(&dir, "up.toml", &healthy_checks(&tb));
 
-    let out = upwatch(&["run", &spec, "--json", "--for", "3s"]).await;
+    let db = dir.path().join("history.db");
+    let out = upwatch(&["run", &spec, "--json", "--for", "3s", "--db", db.to_str().unwrap()]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.took >= Duration::from_secs(3) && out.took < Duration::from_secs(10),
@@ -271,11 +273,25 @@ async fn run_prints_events_as_json_lines_and_stops_after_for() {
     assert!(events
         .iter()
         .any(|e| field(e, "event") == "service_status_changed" && field(e, "service") == "backend"));
+    // Every result the agent printed is in the history file.
+    let store = SqliteStore::open(&db).unwrap();
+    let stored = store
+        .history(&HistoryQuery::default().check("api-health").limit(1000))
+        .unwrap();
+    let printed = events
+        .iter()
+        .filter(|e| {
+            matches!(field(e, "event"), "check_succeeded" | "check_failed") && field(e, "check") == "api-health"
+        })
+        .count();
+    assert_eq!(stored.items.len(), printed);
 }
 
 #[tokio::test]
 async fn demo_shows_healthy_and_broken_targets() {
-    let out = upwatch(&["demo", "--json", "--for", "6s"]).await;
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = upwatch(&["demo", "--json", "--for", "6s", "--db", db.to_str().unwrap()]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stderr.contains("broken on purpose"), "{}", out.stderr);
     let events = json_lines(&out.stdout);
@@ -298,6 +314,11 @@ async fn demo_shows_healthy_and_broken_targets() {
     assert!(degraded >= 2, "the slow route and the soon-expiring certificate");
     let heartbeats = runs.iter().filter(|e| field(e, "check") == "queue-worker").count();
     assert!(heartbeats >= 2, "the demo pushes every few seconds");
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(
+        store.history(&HistoryQuery::default().limit(1000)).unwrap().items.len(),
+        runs.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,8 @@
 //!
 //! [`Command`]s change what is monitored or ask for work (`register_check`,
 //! `execute_checks`, `push`, ...). [`Event`]s say what happened (`check_succeeded`,
-//! `check_status_changed`, `service_status_changed`, ...). Both have one JSON shape,
-//! the same in every language.
+//! `check_status_changed`, `service_status_changed`, `host_sampled`, ...). Both have one
+//! JSON shape, the same in every language.
 //!
 //! Events go out on a bounded broadcast channel. Publishing never waits: a subscriber
 //! that falls behind loses the oldest events and is told how many it missed
@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
+use crate::host::HostSnapshot;
 use crate::result::{CheckResult, Status};
 
 /// A request to the monitor. Serialized with a `command` tag:
@@ -212,6 +213,9 @@ pub enum Event {
         /// When the skipped run was due.
         at: DateTime<Utc>,
     },
+    /// The monitor sampled the host (every `host_interval`): the snapshot, flattened into
+    /// the event. It is about no check, so check, service and tag filters leave it out.
+    HostSampled(Arc<HostSnapshot>),
 }
 
 /// The type of an event, for filters. Its names are the JSON `event` values.
@@ -237,11 +241,13 @@ pub enum EventKind {
     CheckPaused,
     /// [`Event::RunSkipped`]
     RunSkipped,
+    /// [`Event::HostSampled`]
+    HostSampled,
 }
 
 impl EventKind {
     /// Every kind, for listing.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::CheckSucceeded,
         EventKind::CheckFailed,
         EventKind::CheckStatusChanged,
@@ -251,6 +257,7 @@ impl EventKind {
         EventKind::CheckDeleted,
         EventKind::CheckPaused,
         EventKind::RunSkipped,
+        EventKind::HostSampled,
     ];
 
     /// The JSON name (`check_failed`).
@@ -265,6 +272,7 @@ impl EventKind {
             EventKind::CheckDeleted => "check_deleted",
             EventKind::CheckPaused => "check_paused",
             EventKind::RunSkipped => "run_skipped",
+            EventKind::HostSampled => "host_sampled",
         }
     }
 
@@ -297,6 +305,7 @@ impl Event {
             Event::CheckDeleted { .. } => EventKind::CheckDeleted,
             Event::CheckPaused { .. } => EventKind::CheckPaused,
             Event::RunSkipped { .. } => EventKind::RunSkipped,
+            Event::HostSampled(_) => EventKind::HostSampled,
         }
     }
 
@@ -311,6 +320,7 @@ impl Event {
             | Event::CheckPaused { check, .. }
             | Event::RunSkipped { check, .. } => Some(check),
             Event::ServiceStatusChanged { cause, .. } => Some(&cause.check),
+            Event::HostSampled(_) => None,
         }
     }
 
@@ -324,7 +334,7 @@ impl Event {
             | Event::CheckDeleted { service, .. }
             | Event::RunSkipped { service, .. } => service.as_deref(),
             Event::ServiceStatusChanged { service, .. } => Some(service),
-            Event::CheckPaused { .. } => None,
+            Event::CheckPaused { .. } | Event::HostSampled(_) => None,
         }
     }
 

@@ -27,6 +27,8 @@
 pub mod bus;
 pub mod checks;
 pub mod export;
+pub mod host;
+mod lease;
 pub mod monitor;
 pub mod result;
 mod scheduler;
@@ -36,6 +38,7 @@ pub mod store;
 
 pub use bus::{Command, Event, EventKind, Filter};
 pub use checks::Prober;
+pub use host::{HostSampler, HostSnapshot};
 pub use monitor::{Monitor, MonitorBuilder, MonitorConfig, MonitorError};
 pub use result::{AssertionFailure, CertificateInfo, CheckError, CheckResult, ErrorKind, Observed, Phases, Status};
 pub use spec::{CheckKind, CheckSpec, Spec, SpecError};

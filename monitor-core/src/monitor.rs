@@ -62,6 +62,12 @@ pub enum MonitorError {
     /// History could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another process holds the scheduler lease and refused or did not answer a forwarded command.
+    #[error("forwarded to the scheduler process: {message}")]
+    Forwarded {
+        /// Its answer, or why there was none.
+        message: String,
+    },
 }
 
 /// Tuning of a [`Monitor`]; the defaults suit thousands of checks.
@@ -75,6 +81,9 @@ pub struct MonitorConfig {
     pub event_buffer: usize,
     /// How long `shutdown()` waits for attempts in flight before cancelling them.
     pub shutdown_grace: Duration,
+    /// How often the host is sampled (`host_sampled` events, Prometheus, `host` checks);
+    /// `None` samples only when a host check runs.
+    pub host_interval: Option<Duration>,
 }
 
 impl Default for MonitorConfig {
@@ -84,6 +93,7 @@ impl Default for MonitorConfig {
             max_per_host: 32,
             event_buffer: bus::DEFAULT_EVENT_BUFFER,
             shutdown_grace: Duration::from_secs(10),
+            host_interval: Some(Duration::from_secs(15)),
         }
     }
 }
@@ -95,12 +105,25 @@ impl Default for MonitorConfig {
 /// let m = Monitor::builder().max_concurrency(256).max_per_host(8).build();
 /// assert!(m.status().checks.is_empty());
 /// ```
-#[derive(Default)]
 pub struct MonitorBuilder {
     config: MonitorConfig,
     store: Option<Arc<dyn Store>>,
     writer: WriterConfig,
+    lease_period: Duration,
 }
+
+impl Default for MonitorBuilder {
+    fn default() -> Self {
+        MonitorBuilder {
+            config: MonitorConfig::default(),
+            store: None,
+            writer: WriterConfig::default(),
+            lease_period: crate::lease::DEFAULT_LEASE,
+        }
+    }
+}
+
+pub use crate::lease::DEFAULT_LEASE;
 
 /// Results each check keeps in memory when no database is configured.
 pub const MEMORY_HISTORY_PER_CHECK: usize = 32;
@@ -130,6 +153,21 @@ impl MonitorBuilder {
         self
     }
 
+    /// How often the host is sampled once started (default 15 s); `None` or zero turns the
+    /// sampling off (host checks then sample when they run).
+    ///
+    /// ```
+    /// use monitor_core::Monitor;
+    /// use std::time::Duration;
+    /// let every_5s = Monitor::builder().host_interval(Duration::from_secs(5)).build();
+    /// let never = Monitor::builder().host_interval(None).build();
+    /// # let _ = (every_5s, never);
+    /// ```
+    pub fn host_interval(mut self, every: impl Into<Option<Duration>>) -> Self {
+        self.config.host_interval = every.into().filter(|d| !d.is_zero());
+        self
+    }
+
     /// Keeps history in a SQLite file (created if needed, migrated on open).
     pub fn sqlite(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, StoreError> {
         self.store = Some(Arc::new(SqliteStore::open(path)?));
@@ -139,6 +177,13 @@ impl MonitorBuilder {
     /// Keeps history in this store (default: a memory ring of recent results per check).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// With a database shared by several processes: how long the scheduler lease lasts,
+    /// so how soon another process takes over from one that died (default 10 s).
+    pub fn lease_period(mut self, period: Duration) -> Self {
+        self.lease_period = period.max(Duration::from_millis(400));
         self
     }
 
@@ -176,6 +221,7 @@ impl MonitorBuilder {
                 global: Arc::new(Semaphore::new(self.config.max_concurrency)),
                 per_host: Mutex::new(HashMap::new()),
                 bus,
+                leadership: crate::lease::Leadership::new(store.shared(), self.lease_period),
                 store,
                 writer,
                 restored: Mutex::new(restored),
@@ -226,7 +272,9 @@ pub(crate) struct Inner {
     pub(crate) runs_cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
     /// Where history goes.
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
+    /// Whether this process may run checks (the lease on a shared store).
+    pub(crate) leadership: crate::lease::Leadership,
     /// The thread that writes history in batches.
     writer: Writer,
     /// Settled statuses read back from history, waiting for their checks to register.
@@ -353,6 +401,15 @@ impl Monitor {
     /// Runs the named checks (all checks for `None`) now, once each, and returns
     /// their results in the order asked. Results count like scheduled ones.
     pub async fn execute_checks(&self, names: Option<&[String]>) -> Result<Vec<CheckResult>, MonitorError> {
+        if self.inner.leadership.forwards() {
+            let command = Command::ExecuteChecks {
+                checks: names.map(<[String]>::to_vec),
+            };
+            return match crate::lease::forward(&self.inner, &command).await? {
+                Reply::Results { results } => Ok(results),
+                Reply::Done => Ok(Vec::new()),
+            };
+        }
         let targets = {
             let reg = self.inner.lock();
             if reg.shut_down {
@@ -391,6 +448,19 @@ impl Monitor {
 
     /// Records a heartbeat for a push check and returns its fresh result.
     pub async fn push(&self, name: &str, ok: bool, message: Option<String>) -> Result<CheckResult, MonitorError> {
+        if self.inner.leadership.forwards() {
+            let command = Command::Push {
+                check: name.to_string(),
+                ok,
+                message,
+            };
+            return match crate::lease::forward(&self.inner, &command).await? {
+                Reply::Results { mut results } if !results.is_empty() => Ok(results.remove(0)),
+                other => Err(MonitorError::Forwarded {
+                    message: format!("unexpected reply {other:?}"),
+                }),
+            };
+        }
         {
             let reg = self.inner.lock();
             let entry = reg
@@ -410,10 +480,34 @@ impl Monitor {
         Ok(results.remove(0))
     }
 
-    /// Carries out a [`Command`] (what bindings send as JSON).
+    /// Carries out a [`Command`] (what bindings send as JSON). In a process that does not
+    /// hold the scheduler lease of a shared database, it is forwarded to the one that does.
     pub async fn execute(&self, command: Command) -> Result<Reply, MonitorError> {
+        if self.inner.leadership.forwards() {
+            if let Command::RegisterCheck { spec } | Command::UpdateCheck { spec } = &command {
+                // Known here too, so this process can report on it.
+                let check = CheckSpec::from_value(spec.clone())?;
+                let _ = self.inner.update(check.clone(), None).or_else(|_| self.register(check));
+            }
+            return crate::lease::forward(&self.inner, &command).await;
+        }
+        self.execute_here(command).await
+    }
+
+    /// Carries out a command in this process.
+    pub(crate) async fn execute_here(&self, command: Command) -> Result<Reply, MonitorError> {
         match command {
-            Command::RegisterCheck { spec } => self.register(CheckSpec::from_value(spec)?).map(|_| Reply::Done),
+            Command::RegisterCheck { spec } => {
+                // Idempotent: a check several processes register is updated, not refused.
+                let check = CheckSpec::from_value(spec)?;
+                let known = self.inner.lock().checks.contains_key(check.name.as_str());
+                if known {
+                    self.update(check)
+                } else {
+                    self.register(check)
+                }
+                .map(|_| Reply::Done)
+            }
             Command::UpdateCheck { spec } => self.update(CheckSpec::from_value(spec)?).map(|_| Reply::Done),
             Command::DeleteCheck { check } => self.delete(&check).map(|_| Reply::Done),
             Command::PauseCheck { check } => self.pause(&check).map(|_| Reply::Done),
@@ -464,6 +558,18 @@ impl Monitor {
         }
         let inner = self.inner.clone();
         tokio::spawn(scheduler::run_loop(inner, rx));
+        if self.inner.leadership.shared {
+            self.inner
+                .leadership
+                .started
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(crate::lease::lease_loop(self.inner.clone()));
+        }
+        if let Some(every) = self.inner.config.host_interval {
+            let (board, bus) = (self.inner.prober.host_board().clone(), self.inner.bus.clone());
+            let stop = self.inner.scheduler_stop.clone();
+            tokio::spawn(crate::host::sample_loop(board, bus, every, stop));
+        }
     }
 
     /// Stops scheduling, waits up to the shutdown grace for attempts in flight, then
@@ -481,9 +587,16 @@ impl Monitor {
             self.inner.runs_cancel.cancel();
             self.inner.tracker.wait().await;
         }
-        // Everything that finished is written before shutdown returns.
+        // Everything that finished is written before shutdown returns, and the lease is
+        // given up so another process takes over at once.
         let inner = self.inner.clone();
-        let _ = tokio::task::spawn_blocking(move || inner.writer.close()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            inner.writer.close();
+            if inner.leadership.shared && inner.leadership.may_run() {
+                let _ = inner.store.release_lease(&inner.leadership.holder);
+            }
+        })
+        .await;
     }
 
     /// Every check's latest result and settled status, and every service's status.
@@ -559,6 +672,18 @@ impl Monitor {
         self.read(move |s| s.uptime(&query, window, Utc::now())).await
     }
 
+    /// Whether the history store may be shared by several processes (SQLite), so that
+    /// only the holder of the scheduler lease runs checks.
+    pub fn is_shared(&self) -> bool {
+        self.inner.leadership.shared
+    }
+
+    /// Whether this process runs checks now (always, unless the store is shared and
+    /// another process holds the lease).
+    pub fn runs_checks(&self) -> bool {
+        self.inner.leadership.may_run()
+    }
+
     /// What the history writer has done: written, dropped, failed batches and the last error.
     pub fn history_stats(&self) -> crate::store::writer::WriterStats {
         self.inner.writer.stats()
@@ -575,9 +700,15 @@ impl Monitor {
             .map_err(MonitorError::from)
     }
 
+    /// The latest host snapshot (sampled every `host_interval`, or by a host check).
+    pub fn host(&self) -> Option<crate::host::HostSnapshot> {
+        self.inner.prober.host_board().latest().map(Arc::unwrap_or_clone)
+    }
+
     /// The current state in the Prometheus text format, for the host app's `/metrics`.
     pub fn prometheus(&self) -> String {
-        crate::export::prometheus::render(&self.status())
+        let host = self.inner.prober.host_board().latest();
+        crate::export::prometheus::render_with_host(&self.status(), host.as_deref())
     }
 }
 
@@ -870,6 +1001,59 @@ impl Inner {
                 at: Utc::now(),
                 cause,
             });
+        }
+    }
+
+    /// A process without the lease learns what the scheduling process found: each
+    /// check's latest result and settled status, from the store.
+    pub(crate) async fn refresh_from_store(&self) {
+        let store = self.store.clone();
+        let Ok(Ok((latest, states))) = tokio::task::spawn_blocking(move || {
+            Ok::<_, StoreError>((store.latest(&HistoryQuery::default())?, store.last_states()?))
+        })
+        .await
+        else {
+            return;
+        };
+        let mut reg = self.lock();
+        for r in latest {
+            if let Some(e) = reg.checks.get_mut(r.check.as_str()) {
+                let mut result = CheckResult {
+                    check: r.check.clone(),
+                    service: r.service.clone(),
+                    kind: e.spec.kind_name().into(),
+                    status: r.status,
+                    at: r.at,
+                    duration_ms: r.duration_ms,
+                    phases: Default::default(),
+                    observed: Default::default(),
+                    error: r.error.map(|x| crate::result::CheckError::new(x.kind, x.message)),
+                    failed_assertions: Vec::new(),
+                    warnings: Vec::new(),
+                };
+                result.observed.status_code = r.status_code;
+                if e.last.as_ref().is_none_or(|l| l.at < result.at) {
+                    e.last = Some(Arc::new(result));
+                }
+            }
+        }
+        for (name, status, since) in states {
+            if let Some(e) = reg.checks.get_mut(name.as_str()) {
+                e.state.status = Some(status);
+                e.since = Some(since);
+            }
+        }
+        let services: Vec<String> = reg.services.keys().cloned().collect();
+        for s in services {
+            Self::refresh_service_locked(
+                &self.bus,
+                &mut reg,
+                &s,
+                Cause {
+                    check: String::new(),
+                    status: None,
+                },
+            );
         }
     }
 

@@ -196,6 +196,29 @@ pub struct Observed {
     /// The message of the last push, or of a callable check's function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Each condition of a host check, with the value it measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ObservedCondition>,
+}
+
+/// One condition of a host check as it was judged.
+///
+/// ```
+/// use monitor_core::result::ObservedCondition;
+/// let c: ObservedCondition =
+///     serde_json::from_str(r#"{"condition":"cpu > 90% for 5m","value":97.1,"unit":"%","holds":true}"#).unwrap();
+/// assert!(c.holds);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObservedCondition {
+    /// The condition as written.
+    pub condition: String,
+    /// The metric in the latest host snapshot, in `unit`; `null` when it could not be measured.
+    pub value: Option<f64>,
+    /// `%`, `B`, `B/s` or empty (a load, a count).
+    pub unit: Cow<'static, str>,
+    /// Whether the bad state it describes is present (for its whole window): the check is down.
+    pub holds: bool,
 }
 
 /// Why a check failed, as a stable machine-readable name.
@@ -373,7 +396,7 @@ pub struct CheckResult {
     /// The service the check belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
-    /// The check's kind (`http`, `tls`, `dns`, `tcp`, `icmp`, `push`, `callable`).
+    /// The check's kind (`http`, `tls`, `dns`, `tcp`, `icmp`, `push`, `callable`, `host`).
     pub kind: Cow<'static, str>,
     /// Up, degraded or down.
     pub status: Status,

@@ -125,6 +125,10 @@ fn fire(inner: &Arc<Inner>, slot: Slot, now: Instant) -> Option<Slot> {
         name: slot.name.clone(),
         slot: slot.slot,
     };
+    // With a shared database, only the process holding the lease runs checks.
+    if !inner.leadership.may_run() {
+        return Some(next);
+    }
     if entry.running.is_some() {
         entry.skipped += 1;
         let service = entry.spec.service.clone();

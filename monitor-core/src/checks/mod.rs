@@ -2,13 +2,14 @@
 //!
 //! Each kind lives in its own module and decides pass/fail there:
 //! [`http`] (with its assertions in `http/expect.rs`), [`tls`], [`dns`], [`tcp`],
-//! [`icmp`], [`push`] and [`callable`]. Connection set-up shared by several kinds is in `net.rs`.
+//! [`icmp`], [`push`], [`callable`] and [`host`]. Connection set-up shared by several kinds is in `net.rs`.
 //!
 //! A run never panics into the caller: a panic inside a check becomes a result
 //! with error kind `internal`, and every run is bounded by the check's timeout.
 
 pub mod callable;
 pub mod dns;
+pub mod host;
 pub mod http;
 pub mod icmp;
 mod net;
@@ -30,7 +31,8 @@ use crate::result::{ms, CheckError, CheckResult, ErrorKind, Observed, Phases, St
 use crate::spec::{CheckKind, CheckSpec, Verdict};
 
 /// Runs checks once each, sharing what is worth sharing between runs: TLS root
-/// stores, one DNS resolver per nameserver, ICMP sockets and the push board.
+/// stores, one DNS resolver per nameserver, ICMP sockets, the push board and the host
+/// sampler with its recent snapshots.
 ///
 /// Cheap to clone; clones share everything. Must be used inside a tokio runtime.
 ///
@@ -62,6 +64,8 @@ struct Shared {
     pingers: icmp::Pingers,
     /// Heartbeats received for push checks.
     pushes: push::PushBoard,
+    /// The host sampler and recent host snapshots (fed by a monitor's sampling task).
+    host: Arc<crate::host::HostBoard>,
 }
 
 /// Extra time the engine allows a check beyond its own timeout before giving up on
@@ -136,6 +140,11 @@ impl Prober {
         }
     }
 
+    /// The host sampler and snapshots this prober's host checks read.
+    pub(crate) fn host_board(&self) -> &Arc<crate::host::HostBoard> {
+        &self.inner.host
+    }
+
     /// Records a heartbeat for the push check named `check`.
     ///
     /// `ok = false` marks the check down until the next successful push; `message`
@@ -158,6 +167,7 @@ impl Prober {
             CheckKind::Icmp(c) => c.probe(&self.inner.pingers, run).await,
             CheckKind::Push(c) => c.probe(&check.name, check.interval, &self.inner.pushes, run),
             CheckKind::Callable(c) => c.probe(f, run).await,
+            CheckKind::Host(c) => c.probe(&self.inner.host, check.interval, run).await,
         }
     }
 }

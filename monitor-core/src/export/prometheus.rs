@@ -9,9 +9,22 @@
 //! | `upwatch_certificate_expiry_seconds` | gauge, negative once expired | check, service, kind |
 //! | `upwatch_check_runs_total`, `upwatch_check_failures_total`, `upwatch_check_skipped_runs_total` | counter | check, service, kind |
 //! | `upwatch_service_up`, `upwatch_service_status` | gauge | service (, status) |
+//!
+//! With a host snapshot ([`render_with_host`]; a monitor passes its latest):
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `upwatch_host_cpu_ratio` | gauge, 0 to 1 | |
+//! | `upwatch_host_load1`, `upwatch_host_load5`, `upwatch_host_load15` | gauge | |
+//! | `upwatch_host_memory_bytes` | gauge | state (`total`, `used`, `available`) |
+//! | `upwatch_host_swap_bytes` | gauge | state (`total`, `used`, `free`) |
+//! | `upwatch_host_disk_bytes` | gauge | mount, state (`total`, `used`, `free`) |
+//! | `upwatch_host_network_bytes_total` | counter | interface, direction (`rx`, `tx`) |
+//! | `upwatch_host_uptime_seconds` | gauge | |
 
 use std::fmt::Write;
 
+use crate::host::HostSnapshot;
 use crate::result::Status;
 use crate::state::{CheckStatus, StatusSnapshot};
 
@@ -56,7 +69,19 @@ const STATUSES: [Status; 3] = [Status::Up, Status::Degraded, Status::Down];
 /// assert!(text.contains("# TYPE upwatch_check_up gauge"));
 /// ```
 pub fn render(s: &StatusSnapshot) -> String {
-    let mut out = String::with_capacity(256 + s.checks.len() * 1024);
+    render_with_host(s, None)
+}
+
+/// Renders a snapshot and, when given, the host's statistics.
+///
+/// ```
+/// use monitor_core::{export::prometheus::render_with_host, HostSampler, StatusSnapshot};
+/// let host = HostSampler::new().unwrap().sample();
+/// let text = render_with_host(&StatusSnapshot::default(), Some(&host));
+/// assert!(text.contains("upwatch_host_memory_bytes{state=\"total\"}"));
+/// ```
+pub fn render_with_host(s: &StatusSnapshot, host: Option<&HostSnapshot>) -> String {
+    let mut out = String::with_capacity(256 + s.checks.len() * 1024 + host.map_or(0, |_| 2048));
     let labels: Vec<String> = s.checks.iter().map(check_labels).collect();
 
     header(
@@ -171,7 +196,75 @@ pub fn render(s: &StatusSnapshot) -> String {
             );
         }
     }
+    if let Some(h) = host {
+        render_host(&mut out, h);
+    }
     out
+}
+
+fn render_host(out: &mut String, h: &HostSnapshot) {
+    header(
+        out,
+        "upwatch_host_cpu_ratio",
+        "gauge",
+        "Busy time of all CPUs together over the last sampling interval, from 0 to 1.",
+    );
+    let _ = writeln!(out, "upwatch_host_cpu_ratio {}", h.cpu_pct / 100.0);
+    for (name, minutes, value) in [
+        ("upwatch_host_load1", 1, h.load1),
+        ("upwatch_host_load5", 5, h.load5),
+        ("upwatch_host_load15", 15, h.load15),
+    ] {
+        header(out, name, "gauge", &format!("Load average over {minutes} minute(s)."));
+        let _ = writeln!(out, "{name} {value}");
+    }
+    header(out, "upwatch_host_memory_bytes", "gauge", "Physical memory, in bytes.");
+    let m = &h.memory;
+    for (state, v) in [("total", m.total), ("used", m.used), ("available", m.available)] {
+        let _ = writeln!(out, "upwatch_host_memory_bytes{{state=\"{state}\"}} {v}");
+    }
+    header(out, "upwatch_host_swap_bytes", "gauge", "Swap, in bytes.");
+    let w = &h.swap;
+    for (state, v) in [("total", w.total), ("used", w.used), ("free", w.free)] {
+        let _ = writeln!(out, "upwatch_host_swap_bytes{{state=\"{state}\"}} {v}");
+    }
+    header(
+        out,
+        "upwatch_host_disk_bytes",
+        "gauge",
+        "Size of each mounted file system, in bytes.",
+    );
+    for d in &h.disks {
+        let mount = escape(&d.mount);
+        for (state, v) in [("total", d.total), ("used", d.used), ("free", d.free)] {
+            let _ = writeln!(
+                out,
+                "upwatch_host_disk_bytes{{mount=\"{mount}\",state=\"{state}\"}} {v}"
+            );
+        }
+    }
+    header(
+        out,
+        "upwatch_host_network_bytes_total",
+        "counter",
+        "Bytes received (rx) and sent (tx) by each network interface since boot.",
+    );
+    for n in &h.networks {
+        let interface = escape(&n.name);
+        for (direction, v) in [("rx", n.rx_bytes), ("tx", n.tx_bytes)] {
+            let _ = writeln!(
+                out,
+                "upwatch_host_network_bytes_total{{interface=\"{interface}\",direction=\"{direction}\"}} {v}"
+            );
+        }
+    }
+    header(
+        out,
+        "upwatch_host_uptime_seconds",
+        "gauge",
+        "Seconds since the host booted.",
+    );
+    let _ = writeln!(out, "upwatch_host_uptime_seconds {}", h.uptime_s);
 }
 
 #[cfg(test)]

@@ -145,7 +145,11 @@ mod tests {
         let cpu = root.path().join("cpu,cpuacct/docker/abc");
         create_dir_all(&memory).unwrap();
         create_dir_all(&cpu).unwrap();
-        write(root.path().join("memory/memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
+        write(
+            root.path().join("memory/memory.limit_in_bytes"),
+            "9223372036854771712\n",
+        )
+        .unwrap();
         write(memory.join("memory.limit_in_bytes"), "536870912\n").unwrap();
         write(cpu.join("cpu.cfs_quota_us"), "200000\n").unwrap();
         write(cpu.join("cpu.cfs_period_us"), "100000\n").unwrap();

@@ -297,7 +297,10 @@ impl HostSampler {
         system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
         let created = Instant::now();
         let disks = Disks::new().map_err(|e| HostError::new(e.to_string()))?;
-        let boot = System::boot_time().ok().and_then(|s| i64::try_from(s).ok()).unwrap_or(0);
+        let boot = System::boot_time()
+            .ok()
+            .and_then(|s| i64::try_from(s).ok())
+            .unwrap_or(0);
         let mut sampler = HostSampler {
             system,
             disks,
@@ -314,7 +317,7 @@ impl HostSampler {
             net_counters: Vec::new(),
             buf: String::with_capacity(4096),
         };
-        sampler.relist();
+        sampler.refresh_lists();
         Ok(sampler)
     }
 
@@ -328,7 +331,7 @@ impl HostSampler {
             }
         }
         if self.listed_at.is_none_or(|t| t.elapsed() >= RELIST_EVERY) {
-            self.relist();
+            self.refresh_lists();
         }
         let now = Instant::now();
         let at = Utc::now();
@@ -338,7 +341,12 @@ impl HostSampler {
                 .with_cpu(CpuRefreshKind::nothing().with_usage())
                 .with_memory(MemoryRefreshKind::everything()),
         );
-        let cpus: Vec<f64> = self.system.cpus().iter().map(|c| round2(f64::from(c.usage()))).collect();
+        let cpus: Vec<f64> = self
+            .system
+            .cpus()
+            .iter()
+            .map(|c| round2(f64::from(c.usage())))
+            .collect();
         let load = System::load_average().unwrap_or_default();
         let memory = {
             let (total, available) = (self.system.total_memory(), self.system.available_memory());
@@ -385,9 +393,11 @@ impl HostSampler {
         }
     }
 
-    /// Reads the mount list, the cgroup limits and the OS name again.
-    fn relist(&mut self) {
-        self.disks.refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
+    /// Reads the list of mounts, the cgroup limits and the OS name again now (a sample
+    /// does it by itself when they are a minute old), for example right after mounting a disk.
+    pub fn refresh_lists(&mut self) {
+        self.disks
+            .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
         let mut mounts: Vec<Mount> = Vec::with_capacity(self.disks.len());
         for (index, disk) in self.disks.iter().enumerate() {
             // Files bind-mounted into containers (/etc/hosts) are not disks.
@@ -414,34 +424,17 @@ impl HostSampler {
         } else {
             DiskRefreshKind::nothing().with_storage().with_io_usage()
         };
-        let mut out = Vec::with_capacity(self.mounts.len());
+        for m in &self.mounts {
+            self.disks[m.index].refresh_specifics(refresh);
+        }
+        let io = self.device_io();
         let mut counters = Vec::with_capacity(self.mounts.len());
-        // Several mounts of one device (bind mounts) read its counters once.
-        let mut seen: Vec<(usize, Option<(u64, u64)>)> = Vec::new();
-        for (i, m) in self.mounts.iter().enumerate() {
-            let disk = &mut self.disks[m.index];
-            disk.refresh_specifics(refresh);
+        let mut out = Vec::with_capacity(self.mounts.len());
+        for (m, io) in self.mounts.iter().zip(io) {
+            let disk = &self.disks[m.index];
             let total = disk.total_space();
             let free = disk.available_space().min(total);
             let mount = disk.mount_point().to_string_lossy().into_owned();
-            #[cfg(target_os = "linux")]
-            let io = match &m.stat {
-                None => None,
-                Some(path) => match seen.iter().find(|(j, _)| self.mounts[*j].stat.as_ref() == Some(path)) {
-                    Some((_, io)) => *io,
-                    None => {
-                        let io = procfs::read(path, &mut self.buf).and_then(procfs::block_stat);
-                        seen.push((i, io));
-                        io
-                    }
-                },
-            };
-            #[cfg(not(target_os = "linux"))]
-            let io = {
-                let _ = (&mut seen, i);
-                let u = disk.usage();
-                Some((u.total_read_bytes, u.total_written_bytes))
-            };
             let (read_bps, write_bps) = match io {
                 Some((read, written)) => {
                     let before = previous(&self.disk_counters, &mount);
@@ -471,6 +464,33 @@ impl HostSampler {
         }
         self.disk_counters = counters;
         out
+    }
+
+    /// Bytes read and written so far by each mount's device (`None` without a block device).
+    #[cfg(target_os = "linux")]
+    fn device_io(&mut self) -> Vec<Option<(u64, u64)>> {
+        let mut out: Vec<Option<(u64, u64)>> = Vec::with_capacity(self.mounts.len());
+        for (i, m) in self.mounts.iter().enumerate() {
+            let io = m.stat.as_ref().and_then(|path| {
+                // Several mounts of one device (bind mounts) read its counters once.
+                match self.mounts[..i].iter().position(|o| o.stat.as_ref() == Some(path)) {
+                    Some(j) => out[j],
+                    None => procfs::read(path, &mut self.buf).and_then(procfs::block_stat),
+                }
+            });
+            out.push(io);
+        }
+        out
+    }
+
+    /// Bytes read and written so far by each mount's disk, as sysinfo counts them.
+    #[cfg(not(target_os = "linux"))]
+    fn device_io(&mut self) -> Vec<Option<(u64, u64)>> {
+        let usage = |m: &Mount| self.disks[m.index].usage();
+        self.mounts
+            .iter()
+            .map(|m| Some((usage(m).total_read_bytes, usage(m).total_written_bytes)))
+            .collect()
     }
 
     fn sample_networks(&mut self, elapsed: f64) -> Vec<NetworkStats> {
@@ -526,6 +546,17 @@ impl HostSampler {
             );
             self.system.processes().len() as u64
         }
+    }
+}
+
+impl std::fmt::Debug for HostSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostSampler")
+            .field("os", &self.os)
+            .field("mounts", &self.mounts.len())
+            .field("cgroup", &self.cgroup)
+            .field("sampled", &self.sampled)
+            .finish_non_exhaustive()
     }
 }
 
@@ -677,7 +708,10 @@ mod tests {
         }
         let history = board.history();
         assert_eq!(history.snapshots.len(), 3601, "an hour at 1 s, both ends included");
-        assert_eq!(history.snapshots.back().unwrap().at - history.snapshots.front().unwrap().at, chrono::Duration::hours(1));
+        assert_eq!(
+            history.snapshots.back().unwrap().at - history.snapshots.front().unwrap().at,
+            chrono::Duration::hours(1)
+        );
         drop(history);
 
         let board = HostBoard::default();

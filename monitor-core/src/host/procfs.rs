@@ -91,7 +91,13 @@ mod tests {
         );
         let eth = &list[1];
         assert_eq!(
-            (eth.name.as_str(), eth.rx_bytes, eth.rx_errors, eth.tx_bytes, eth.tx_errors),
+            (
+                eth.name.as_str(),
+                eth.rx_bytes,
+                eth.rx_errors,
+                eth.tx_bytes,
+                eth.tx_errors
+            ),
             ("eth0", 12345678901, 3, 98765, 7)
         );
     }
@@ -106,9 +112,10 @@ mod tests {
     #[test]
     fn the_root_file_system_and_this_process_are_found() {
         assert!(count_processes() >= 1);
-        let me = std::fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|e| {
-            e.file_name().to_string_lossy() == std::process::id().to_string()
-        });
+        let me = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy() == std::process::id().to_string());
         assert!(me);
     }
 }

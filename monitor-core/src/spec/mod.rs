@@ -46,8 +46,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::checks::{
-    callable::CallableCheck, dns::DnsCheck, http::HttpCheck, icmp::IcmpCheck, push::PushCheck, tcp::TcpCheck,
-    tls::TlsCheck,
+    callable::CallableCheck, dns::DnsCheck, host::HostCheck, http::HttpCheck, icmp::IcmpCheck, push::PushCheck,
+    tcp::TcpCheck, tls::TlsCheck,
 };
 use reader::{index, Obj, Problems};
 
@@ -349,6 +349,8 @@ pub enum CheckKind {
     Push(PushCheck),
     /// A function of the host application, given at registration.
     Callable(CallableCheck),
+    /// Conditions on this host's statistics (CPU, memory, disks, load...).
+    Host(HostCheck),
 }
 
 /// Defaults every kind may need while reading its own fields.
@@ -356,7 +358,7 @@ pub(crate) struct Common {
     pub(crate) interval: Duration,
 }
 
-const KINDS: &[&str] = &["http", "tls", "dns", "tcp", "icmp", "push", "callable"];
+const KINDS: &[&str] = &["http", "tls", "dns", "tcp", "icmp", "push", "callable", "host"];
 /// Every spelling `kind` accepts (`ping` and `heartbeat` are aliases).
 const KIND_NAMES: &[&str] = &[
     "http",
@@ -369,6 +371,7 @@ const KIND_NAMES: &[&str] = &[
     "push",
     "heartbeat",
     "callable",
+    "host",
 ];
 
 impl CheckSpec {
@@ -396,7 +399,7 @@ impl CheckSpec {
         Self::from_value(parse_toml(text)?)
     }
 
-    /// The kind's name: `http`, `tls`, `dns`, `tcp`, `icmp`, `push` or `callable`.
+    /// The kind's name: `http`, `tls`, `dns`, `tcp`, `icmp`, `push`, `callable` or `host`.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             CheckKind::Http(_) => "http",
@@ -406,6 +409,7 @@ impl CheckSpec {
             CheckKind::Icmp(_) => "icmp",
             CheckKind::Push(_) => "push",
             CheckKind::Callable(_) => "callable",
+            CheckKind::Host(_) => "host",
         }
     }
 
@@ -498,6 +502,7 @@ fn read_check(value: &Value, path: &str, env: EnvLookup, p: &mut Problems) -> Op
         Some("icmp") | Some("ping") => IcmpCheck::read(&mut o, &common, p).map(CheckKind::Icmp),
         Some("push") | Some("heartbeat") => PushCheck::read(&mut o, &common, p).map(CheckKind::Push),
         Some("callable") => CallableCheck::read(&mut o, &common, p).map(CheckKind::Callable),
+        Some("host") => HostCheck::read(&mut o, &common, p).map(CheckKind::Host),
         Some(other) => {
             p.push(
                 o.at("kind"),

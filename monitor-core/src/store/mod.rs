@@ -374,6 +374,53 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes what retention says is too old, at most `budget` rows per call; returns
     /// how many rows went (call again while it returns `budget`).
     fn enforce_retention(&self, policy: &Retention, now: DateTime<Utc>, budget: usize) -> Result<usize, StoreError>;
+
+    /// Whether several processes can share this store, so that only the holder of the
+    /// scheduler lease may run checks. A memory store is never shared.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Takes or renews the scheduler lease for `holder` until `now + ttl`. Returns the
+    /// expiry when `holder` holds it, `None` while another holder's lease is valid.
+    fn acquire_lease(
+        &self,
+        _holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(Some(
+            now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::zero()),
+        ))
+    }
+
+    /// Gives the lease up (on a clean shutdown), so another process takes over at once.
+    fn release_lease(&self, _holder: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Queues a command for the lease holder (from a process that does not hold it);
+    /// returns its id.
+    fn enqueue_command(&self, _command: &str) -> Result<i64, StoreError> {
+        Err(StoreError::Database(
+            "this store is not shared between processes".into(),
+        ))
+    }
+
+    /// The lease holder takes up to `limit` queued commands, oldest first.
+    fn take_commands(&self, _limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// The lease holder answers a command.
+    fn answer_command(&self, _id: i64, _reply: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The answer to a queued command, once there is one.
+    fn command_answer(&self, _id: i64) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 pub(crate) fn status_code(s: Status) -> i64 {

@@ -83,12 +83,54 @@ CREATE TABLE rollups (
 ) WITHOUT ROWID;
 ";
 
+/// Version 2: several processes on one file. One of them holds the scheduler lease;
+/// the others queue commands for it.
+const SCHEMA_V2: &str = "
+CREATE TABLE lease (
+    name    TEXT PRIMARY KEY,
+    holder  TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    term    INTEGER NOT NULL
+);
+CREATE TABLE commands (
+    id       INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    body     TEXT NOT NULL,
+    taken    INTEGER NOT NULL DEFAULT 0,
+    reply    TEXT
+);
+";
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(SCHEMA_V1)])
+    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2)])
+}
+
+/// Brings the schema up to date. Several processes may open a new file at once: the
+/// loser of that race sees its migration fail, then finds the schema already current.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let mut last_error = None;
+    for _ in 0..20 {
+        match migrations().to_latest(conn) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap_or(0);
+                if version == SCHEMA_VERSION {
+                    return Ok(());
+                }
+                last_error = Some(e);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    Err(StoreError::Database(format!(
+        "migrating {}: {}",
+        path.display(),
+        last_error.map(|e| e.to_string()).unwrap_or_default()
+    )))
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Rollup levels: (level id, bucket width in milliseconds). Hours and days: a minute
 /// level would cost as much as the raw rows themselves for checks every 60 s.
@@ -126,6 +168,8 @@ pub struct SqliteStore {
     writer: Mutex<Writer>,
     /// Reading connections, reused; WAL lets them read while the writer writes.
     readers: Mutex<Vec<Connection>>,
+    /// Lease and command traffic, apart from the writer so a long batch never delays a renewal.
+    control: Mutex<Connection>,
 }
 
 /// The writing connection and its caches of ids.
@@ -141,11 +185,19 @@ struct Ids {
     error_ids: HashMap<(ErrorKind, String), i64>,
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Results of many checks interleave in time, so each batch touches one leaf page per
+    // check: the cache must hold them all or every insert reads a page back.
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     Ok(())
 }
+
+/// Page cache of the writing connection, in KiB.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// Page cache of each reading connection, in KiB.
+const READER_CACHE_KIB: i64 = 16 * 1024;
 
 impl SqliteStore {
     /// Opens (creating if needed) a history file and brings its schema up to date.
@@ -166,10 +218,10 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        configure(&conn)?;
-        migrations()
-            .to_latest(&mut conn)
-            .map_err(|e| StoreError::Database(format!("migrating {}: {e}", path.display())))?;
+        configure(&conn, WRITER_CACHE_KIB)?;
+        migrate(&mut conn, &path)?;
+        let control = Connection::open(&path)?;
+        configure(&control, READER_CACHE_KIB)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(Writer {
@@ -177,6 +229,7 @@ impl SqliteStore {
                 ids: Ids::default(),
             }),
             readers: Mutex::new(Vec::new()),
+            control: Mutex::new(control),
         })
     }
 
@@ -193,7 +246,7 @@ impl SqliteStore {
                     &self.path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
-                configure(&c)?;
+                configure(&c, READER_CACHE_KIB)?;
                 c
             }
         };
@@ -609,6 +662,93 @@ impl Store for SqliteStore {
                 })
                 .collect())
         })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn acquire_lease(
+        &self,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: Option<(String, i64, i64)> = tx
+            .query_row(
+                "SELECT holder, expires, term FROM lease WHERE name = 'scheduler'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let now_ms = ms(now);
+        let expires = now_ms + ttl.as_millis() as i64;
+        let granted = match &current {
+            None => Some(1),
+            Some((h, _, term)) if h == holder => Some(*term),
+            Some((_, until, term)) if *until <= now_ms => Some(term + 1),
+            Some(_) => None,
+        };
+        if let Some(term) = granted {
+            tx.execute(
+                "INSERT OR REPLACE INTO lease (name, holder, expires, term) VALUES ('scheduler', ?1, ?2, ?3)",
+                params![holder, expires, term],
+            )?;
+        }
+        tx.commit()?;
+        Ok(granted.map(|_| from_ms(expires)))
+    }
+
+    fn release_lease(&self, holder: &str) -> Result<(), StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        c.execute("DELETE FROM lease WHERE name = 'scheduler' AND holder = ?1", [holder])?;
+        Ok(())
+    }
+
+    fn enqueue_command(&self, command: &str) -> Result<i64, StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        c.execute(
+            "INSERT INTO commands (at, body) VALUES (?1, ?2)",
+            params![ms(Utc::now()), command],
+        )?;
+        Ok(c.last_insert_rowid())
+    }
+
+    fn take_commands(&self, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let taken: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare_cached("SELECT id, body FROM commands WHERE taken = 0 ORDER BY id LIMIT ?1")?;
+            let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        for (id, _) in &taken {
+            tx.execute("UPDATE commands SET taken = 1 WHERE id = ?1", [id])?;
+        }
+        // Answered commands older than an hour are of no use to anyone.
+        tx.execute(
+            "DELETE FROM commands WHERE reply IS NOT NULL AND at < ?1",
+            [ms(Utc::now()) - 3_600_000],
+        )?;
+        tx.commit()?;
+        Ok(taken)
+    }
+
+    fn answer_command(&self, id: i64, reply: &str) -> Result<(), StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        c.execute("UPDATE commands SET reply = ?2 WHERE id = ?1", params![id, reply])?;
+        Ok(())
+    }
+
+    fn command_answer(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(c.query_row("SELECT reply FROM commands WHERE id = ?1", [id], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .optional()?
+        .flatten())
     }
 
     fn last_states(&self) -> Result<Vec<(String, Status, DateTime<Utc>)>, StoreError> {

@@ -1,0 +1,106 @@
+//! Many processes, one scheduler: four agents on one SQLite file. Only the lease holder
+//! runs checks; when it is killed with SIGKILL another takes over within the lease, and
+//! every check keeps running once per interval, with no double runs.
+
+use monitor_core::store::{HistoryQuery, SqliteStore, Store};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+use upwatch_testbed::Testbed;
+
+fn agent(spec: &str, db: &str, out: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_upwatch"))
+        .args(["run", spec, "--json", "--db", db, "--lease", "2s"])
+        .stdout(Stdio::from(std::fs::File::create(out).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(out.with_extension("err")).unwrap()))
+        .spawn()
+        .expect("the agent starts")
+}
+
+fn ran_checks(out: &std::path::Path) -> bool {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .contains("\"check_succeeded\"")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_agents_one_scheduler_and_a_takeover_after_sigkill() {
+    let tb = Testbed::start().await.unwrap();
+    let dir = TempDir::new().unwrap();
+    let spec = dir.path().join("upwatch.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[[checks]]\nname = \"api\"\nkind = \"http\"\nurl = \"{}\"\ninterval = \"1s\"\ntimeout = \"1s\"\n\n\
+             [[checks]]\nname = \"home\"\nkind = \"http\"\nurl = \"{}\"\ninterval = \"1s\"\ntimeout = \"1s\"\n",
+            tb.http.url("/health"),
+            tb.http.url("/text")
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("shared.db");
+    let (spec, db_s) = (spec.to_str().unwrap().to_string(), db.to_str().unwrap().to_string());
+    let outs: Vec<_> = (0..4).map(|i| dir.path().join(format!("agent{i}.jsonl"))).collect();
+    let mut agents: Vec<Child> = outs.iter().map(|o| agent(&spec, &db_s, o)).collect();
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let holders: Vec<usize> = (0..4).filter(|i| ran_checks(&outs[*i])).collect();
+    assert_eq!(holders.len(), 1, "exactly one agent runs checks: {holders:?}");
+    let first = holders[0];
+    let kill_at = chrono::Utc::now();
+    agents[first].kill().unwrap(); // SIGKILL
+    agents[first].wait().unwrap();
+
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let after: Vec<usize> = (0..4).filter(|i| *i != first && ran_checks(&outs[*i])).collect();
+    let tails: Vec<String> = outs
+        .iter()
+        .map(|o| {
+            let t = std::fs::read_to_string(o).unwrap_or_default();
+            t.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+        })
+        .collect();
+    assert_eq!(after.len(), 1, "exactly one agent took over: {after:?}\n{tails:#?}");
+    for (i, a) in agents.iter_mut().enumerate() {
+        if i != first {
+            Command::new("kill")
+                .args(["-TERM", &a.id().to_string()])
+                .status()
+                .unwrap();
+        }
+    }
+    for (i, a) in agents.iter_mut().enumerate() {
+        if i != first {
+            let status = a.wait().unwrap();
+            let err = std::fs::read_to_string(outs[i].with_extension("err")).unwrap_or_default();
+            assert!(status.success(), "agent {i} stops cleanly: {status:?}\n{err}");
+        }
+    }
+
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    for check in ["api", "home"] {
+        let mut runs: Vec<_> = store
+            .history(&HistoryQuery::default().check(check).limit(1000))
+            .unwrap()
+            .items
+            .iter()
+            .map(|r| r.at)
+            .collect();
+        runs.sort();
+        assert!(runs.len() >= 9, "{check}: {} runs", runs.len());
+        let gaps: Vec<i64> = runs.windows(2).map(|w| (w[1] - w[0]).num_milliseconds()).collect();
+        // Once per interval: never two runs in one interval...
+        assert!(gaps.iter().all(|g| *g >= 700), "{check}: double run, gaps {gaps:?}");
+        // ...and the takeover costs at most the lease (2 s) plus a renewal and an interval.
+        let worst = *gaps.iter().max().unwrap();
+        assert!(
+            worst <= 1_000 + 2_000 + 1_500,
+            "{check}: a gap of {worst} ms, gaps {gaps:?}"
+        );
+        assert!(
+            runs.iter().any(|at| *at > kill_at + chrono::Duration::seconds(3)),
+            "{check}: runs continue after the kill"
+        );
+    }
+}

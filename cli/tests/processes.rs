@@ -104,3 +104,58 @@ async fn four_agents_one_scheduler_and_a_takeover_after_sigkill() {
         );
     }
 }
+
+fn results_in(db: &std::path::Path) -> i64 {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.query_row("SELECT count(*) FROM results", [], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_killed_again_and_again_never_loses_committed_results() {
+    let tb = Testbed::start().await.unwrap();
+    let dir = TempDir::new().unwrap();
+    let spec = dir.path().join("upwatch.toml");
+    let checks: String = (0..5)
+        .map(|i| {
+            format!(
+                "[[checks]]\nname = \"c{i}\"\nkind = \"http\"\nurl = \"{}\"\ninterval = \"1s\"\n\n",
+                tb.http.url("/health")
+            )
+        })
+        .collect();
+    std::fs::write(&spec, checks).unwrap();
+    let db = dir.path().join("crash.db");
+    let mut committed = 0;
+    for round in 0..10u64 {
+        let out = dir.path().join(format!("round{round}.jsonl"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_upwatch"))
+            .args([
+                "run",
+                spec.to_str().unwrap(),
+                "--json",
+                "--db",
+                db.to_str().unwrap(),
+                "--lease",
+                "500ms",
+            ])
+            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The first kill lands while the file is created and migrated; later ones while batches are written.
+        let ms = if round == 0 { 40 } else { 900 + (round * 337) % 1200 };
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let store = SqliteStore::open(&db).expect("the file always reopens");
+        assert_eq!(store.integrity_check().unwrap(), "ok", "round {round}");
+        drop(store);
+        let now = results_in(&db);
+        assert!(
+            now >= committed,
+            "round {round}: {now} results after {committed}: committed rows were lost"
+        );
+        committed = now;
+    }
+    assert!(committed >= 10, "the agents wrote between kills: {committed}");
+}

@@ -216,6 +216,14 @@ pub enum Event {
     /// The monitor sampled the host (every `host_interval`): the snapshot, flattened into
     /// the event. It is about no check, so check, service and tag filters leave it out.
     HostSampled(Arc<HostSnapshot>),
+    /// History could not be written (a full or read-only disk); checks go on, and the
+    /// failure also shows in `status().history`.
+    HistoryFailed {
+        /// What the database said.
+        message: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// The type of an event, for filters. Its names are the JSON `event` values.
@@ -243,11 +251,13 @@ pub enum EventKind {
     RunSkipped,
     /// [`Event::HostSampled`]
     HostSampled,
+    /// [`Event::HistoryFailed`]
+    HistoryFailed,
 }
 
 impl EventKind {
     /// Every kind, for listing.
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::CheckSucceeded,
         EventKind::CheckFailed,
         EventKind::CheckStatusChanged,
@@ -258,6 +268,7 @@ impl EventKind {
         EventKind::CheckPaused,
         EventKind::RunSkipped,
         EventKind::HostSampled,
+        EventKind::HistoryFailed,
     ];
 
     /// The JSON name (`check_failed`).
@@ -273,6 +284,7 @@ impl EventKind {
             EventKind::CheckPaused => "check_paused",
             EventKind::RunSkipped => "run_skipped",
             EventKind::HostSampled => "host_sampled",
+            EventKind::HistoryFailed => "history_failed",
         }
     }
 
@@ -306,6 +318,7 @@ impl Event {
             Event::CheckPaused { .. } => EventKind::CheckPaused,
             Event::RunSkipped { .. } => EventKind::RunSkipped,
             Event::HostSampled(_) => EventKind::HostSampled,
+            Event::HistoryFailed { .. } => EventKind::HistoryFailed,
         }
     }
 
@@ -320,7 +333,7 @@ impl Event {
             | Event::CheckPaused { check, .. }
             | Event::RunSkipped { check, .. } => Some(check),
             Event::ServiceStatusChanged { cause, .. } => Some(&cause.check),
-            Event::HostSampled(_) => None,
+            Event::HostSampled(_) | Event::HistoryFailed { .. } => None,
         }
     }
 
@@ -334,7 +347,7 @@ impl Event {
             | Event::CheckDeleted { service, .. }
             | Event::RunSkipped { service, .. } => service.as_deref(),
             Event::ServiceStatusChanged { service, .. } => Some(service),
-            Event::CheckPaused { .. } | Event::HostSampled(_) => None,
+            Event::CheckPaused { .. } | Event::HostSampled(_) | Event::HistoryFailed { .. } => None,
         }
     }
 

@@ -210,10 +210,17 @@ impl MonitorBuilder {
             }
         };
         let bus = Bus::new(self.config.event_buffer);
+        let failures = bus.clone();
         let writer = Writer::start(
             store.clone(),
             self.writer,
-            Box::new(|message| tracing::warn!("history writer: {message}")),
+            Box::new(move |message| {
+                tracing::warn!("history writer: {message}");
+                failures.publish(Event::HistoryFailed {
+                    message,
+                    at: Utc::now(),
+                });
+            }),
         );
         let (schedule_tx, schedule_rx) = mpsc::unbounded_channel();
         Monitor {

@@ -291,3 +291,48 @@ fn a_full_queue_drops_the_oldest_results_but_never_status_changes() {
     let changes = store.status_changes(&HistoryQuery::default().limit(1000)).unwrap();
     assert_eq!(changes.items.len(), 50);
 }
+
+#[tokio::test]
+async fn a_full_disk_is_reported_while_checks_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("full.db")).unwrap());
+    let m = Monitor::builder()
+        .store(store.clone())
+        .writer(WriterConfig {
+            batch_size: 50,
+            flush_interval: Duration::from_millis(20),
+            ..WriterConfig::default()
+        })
+        .build();
+    let mut failures = m.subscribe(monitor_core::Filter::default().kinds([monitor_core::EventKind::HistoryFailed]));
+    for i in 0..50 {
+        m.register(spec(
+            json!({"name": format!("beat-{i}"), "kind": "push", "interval": "1h"}),
+        ))
+        .unwrap();
+    }
+    m.execute_checks(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let size = store.used_bytes().unwrap();
+    store.limit_size(size).unwrap();
+    for _ in 0..20 {
+        m.execute_checks(None).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let history = m.status().history;
+    assert!(history.failed_batches > 0, "{history:?}");
+    assert!(
+        history.last_error.as_deref().unwrap_or("").contains("full"),
+        "{history:?}"
+    );
+    match failures.try_recv() {
+        Some(monitor_core::bus::Delivery::Event(e)) => {
+            assert!(e.to_json()["message"].as_str().unwrap().contains("full"))
+        }
+        other => panic!("expected a history_failed event, got {other:?}"),
+    }
+    // Checks went on: every check has 21 runs in memory.
+    assert!(m.status().checks.iter().all(|c| c.runs == 21));
+    m.shutdown().await;
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}

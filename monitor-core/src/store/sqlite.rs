@@ -233,6 +233,18 @@ impl SqliteStore {
         })
     }
 
+    /// Caps the file at about `bytes` (SQLite's `max_page_count`): past it, writes fail
+    /// with "database or disk is full", which the monitor reports while checks go on.
+    /// Retention's `max_bytes` is the soft limit that deletes old rows first.
+    pub fn limit_size(&self, bytes: u64) -> Result<(), StoreError> {
+        let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let page: i64 = w.conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages = (bytes as i64 / page).max(1);
+        w.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path

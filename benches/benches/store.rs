@@ -1,7 +1,8 @@
 //! History store figures (issue: history in SQLite). Printed as a table.
 //!
 //! 1. Sustained results written per second through `SqliteStore::write` (WAL,
-//!    `synchronous=NORMAL`, batches of 5,000, with rollups and `latest` maintained),
+//!    `synchronous=NORMAL`, batches of 50,000 as the writer makes under load, with
+//!    rollups and `latest` maintained),
 //!    side by side in the same run with a plain rusqlite loop inserting the same rows
 //!    one transaction per row, and with the bulk ceiling (one transaction, one prepared
 //!    statement, raw rows only).
@@ -143,9 +144,9 @@ fn main() {
     let minutes = if quick { 50 } else { 1000 };
     let store = SqliteStore::open(dir.path().join("w.db")).unwrap();
     let mut gen = Gen::new(checks);
-    let (n, secs) = fill(&store, &mut gen, checks, minutes, 5_000);
+    let (n, secs) = fill(&store, &mut gen, checks, minutes, 50_000);
     let batched = n as f64 / secs;
-    println!("1. SqliteStore::write, batches of 5,000 (with rollups and latest): {batched:.0} results/s ({n} results)");
+    println!("1. SqliteStore::write, batches of 50,000 (with rollups and latest): {batched:.0} results/s ({n} results)");
 
     let rows: Vec<(i64, i64, i64, i64, i64)> = (0..if quick { 2_000 } else { 20_000 })
         .map(|k| {
@@ -210,7 +211,7 @@ fn main() {
     let path = dir.path().join("month.db");
     let store = SqliteStore::open(&path).unwrap();
     let mut gen = Gen::new(checks);
-    let (n, secs) = fill(&store, &mut gen, checks, days * 24 * 60, 20_000);
+    let (n, secs) = fill(&store, &mut gen, checks, days * 24 * 60, 50_000);
     let bytes = store.used_bytes().unwrap();
     store.checkpoint().unwrap();
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)

@@ -33,7 +33,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            batch_size: 5_000,
+            batch_size: 50_000,
             flush_interval: Duration::from_millis(500),
             queue_capacity: 200_000,
             retention: Retention::default(),

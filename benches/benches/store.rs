@@ -146,7 +146,9 @@ fn main() {
     let mut gen = Gen::new(checks);
     let (n, secs) = fill(&store, &mut gen, checks, minutes, 50_000);
     let batched = n as f64 / secs;
-    println!("1. SqliteStore::write, batches of 50,000 (with rollups and latest): {batched:.0} results/s ({n} results)");
+    println!(
+        "1. SqliteStore::write, batches of 50,000 (with rollups and latest): {batched:.0} results/s ({n} results)"
+    );
 
     let rows: Vec<(i64, i64, i64, i64, i64)> = (0..if quick { 2_000 } else { 20_000 })
         .map(|k| {

@@ -572,6 +572,26 @@ impl Monitor {
                 .store(true, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(crate::lease::lease_loop(self.inner.clone()));
         }
+        if self.inner.config.host_interval.is_some() {
+            // Host samples go to history like results: the store subscribes to the bus.
+            let mut samples = self
+                .inner
+                .bus
+                .subscribe(Filter::default().kinds([crate::bus::EventKind::HostSampled]));
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                while let Some(delivery) = samples.recv().await {
+                    if inner.scheduler_stop.is_cancelled() {
+                        break;
+                    }
+                    if let Delivery::Event(e) = delivery {
+                        if let Event::HostSampled(snapshot) = &*e {
+                            inner.writer.host(snapshot.clone());
+                        }
+                    }
+                }
+            });
+        }
         if let Some(every) = self.inner.config.host_interval {
             let (board, bus) = (self.inner.prober.host_board().clone(), self.inner.bus.clone());
             let stop = self.inner.scheduler_stop.clone();
@@ -689,6 +709,18 @@ impl Monitor {
     /// another process holds the lease).
     pub fn runs_checks(&self) -> bool {
         self.inner.leadership.may_run()
+    }
+
+    /// A host metric over the last `window`, one point (mean and peak) per `step`.
+    pub async fn host_series(
+        &self,
+        metric: crate::store::HostMetric,
+        window: Duration,
+        step: Duration,
+    ) -> Result<Vec<crate::store::SeriesPoint>, MonitorError> {
+        let until = Utc::now();
+        let since = until - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero());
+        self.read(move |s| s.host_series(metric, since, until, step)).await
     }
 
     /// What the history writer has done: written, dropped, failed batches and the last error.

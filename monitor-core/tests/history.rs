@@ -195,7 +195,7 @@ fn a_file_from_a_newer_upwatch_is_refused_and_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -335,4 +335,47 @@ async fn a_full_disk_is_reported_while_checks_go_on() {
     assert!(m.status().checks.iter().all(|c| c.runs == 21));
     m.shutdown().await;
     assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn host_samples_are_kept_and_read_back_as_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.db");
+    let m = Monitor::builder()
+        .sqlite(&path)
+        .unwrap()
+        .host_interval(Duration::from_millis(200))
+        .writer(WriterConfig {
+            flush_interval: Duration::from_millis(50),
+            ..WriterConfig::default()
+        })
+        .build();
+    m.start();
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let series = m
+        .host_series(
+            monitor_core::store::HostMetric::MemoryUsedPct,
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    let samples: u64 = series.iter().map(|p| p.samples).sum();
+    assert!(samples >= 5, "{series:?}");
+    assert!(series.iter().all(|p| p.avg > 0.0 && p.avg <= 100.0 && p.max >= p.avg));
+    assert!(series.len() >= 2, "one point per second: {series:?}");
+    m.shutdown().await;
+    // The same series from the file, at a coarser resolution.
+    let store = SqliteStore::open(&path).unwrap();
+    let now = chrono::Utc::now();
+    let coarse = store
+        .host_series(
+            monitor_core::store::HostMetric::CpuPct,
+            now - chrono::Duration::seconds(60),
+            now,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    assert_eq!(coarse.len(), 1);
+    assert!(coarse[0].samples >= samples);
 }

@@ -31,7 +31,12 @@ pub struct MemoryStore {
 struct State {
     checks: BTreeMap<String, CheckHistory>,
     changes: VecDeque<StatusChange>,
+    /// The latest host samples (the monitor keeps an hour; this ring keeps as many).
+    hosts: VecDeque<Arc<crate::host::HostSnapshot>>,
 }
+
+/// Host samples the memory store keeps (an hour at the default 15 s interval).
+const HOST_SAMPLES: usize = 240;
 
 #[derive(Default)]
 struct CheckHistory {
@@ -129,6 +134,12 @@ impl Store for MemoryStore {
                     h.results.pop_front();
                 }
                 h.results.push_back(Compact::of(r));
+            }
+            for h in &batch.hosts {
+                if s.hosts.len() == HOST_SAMPLES {
+                    s.hosts.pop_front();
+                }
+                s.hosts.push_back(h.clone());
             }
             for c in &batch.changes {
                 if let Some(h) = s.checks.get_mut(&c.check) {
@@ -237,6 +248,24 @@ impl Store for MemoryStore {
                     }
                 })
                 .collect()
+        }))
+    }
+
+    fn host_series(
+        &self,
+        metric: super::HostMetric,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Vec<super::SeriesPoint>, StoreError> {
+        Ok(self.with(|s| {
+            let samples = s
+                .hosts
+                .iter()
+                .filter(|h| h.at >= since && h.at < until)
+                .map(|h| (h.at.timestamp_millis(), metric.of(h)))
+                .collect::<Vec<_>>();
+            super::series(samples.into_iter(), since.timestamp_millis(), step)
         }))
     }
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::host::HostSnapshot;
 use crate::result::{CheckResult, ErrorKind, Status};
 
 /// Why the store could not do what was asked.
@@ -149,12 +150,18 @@ pub struct Batch {
     pub results: Vec<Arc<CheckResult>>,
     /// Status changes, oldest first.
     pub changes: Vec<StatusChange>,
+    /// Host samples, oldest first.
+    pub hosts: Vec<Arc<HostSnapshot>>,
 }
 
 impl Batch {
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.checks.is_empty() && self.deleted.is_empty() && self.results.is_empty() && self.changes.is_empty()
+        self.checks.is_empty()
+            && self.deleted.is_empty()
+            && self.results.is_empty()
+            && self.changes.is_empty()
+            && self.hosts.is_empty()
     }
 }
 
@@ -328,6 +335,109 @@ pub struct Uptime {
     pub max_ms: Option<f64>,
 }
 
+/// A host metric kept in history.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostMetric {
+    /// CPU use of all cores, percent.
+    CpuPct,
+    /// One-minute load average.
+    Load1,
+    /// Memory in use, percent.
+    MemoryUsedPct,
+    /// Swap in use, percent.
+    SwapUsedPct,
+    /// Root filesystem in use, percent.
+    DiskUsedPct,
+    /// Bytes received per second, all interfaces but loopback.
+    RxBps,
+    /// Bytes sent per second, all interfaces but loopback.
+    TxBps,
+    /// Processes.
+    Processes,
+}
+
+impl HostMetric {
+    /// Every metric.
+    pub const ALL: [HostMetric; 8] = [
+        HostMetric::CpuPct,
+        HostMetric::Load1,
+        HostMetric::MemoryUsedPct,
+        HostMetric::SwapUsedPct,
+        HostMetric::DiskUsedPct,
+        HostMetric::RxBps,
+        HostMetric::TxBps,
+        HostMetric::Processes,
+    ];
+
+    /// Its column and JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostMetric::CpuPct => "cpu_pct",
+            HostMetric::Load1 => "load1",
+            HostMetric::MemoryUsedPct => "memory_used_pct",
+            HostMetric::SwapUsedPct => "swap_used_pct",
+            HostMetric::DiskUsedPct => "disk_used_pct",
+            HostMetric::RxBps => "rx_bps",
+            HostMetric::TxBps => "tx_bps",
+            HostMetric::Processes => "processes",
+        }
+    }
+
+    /// The metric's value in a snapshot.
+    pub fn of(self, s: &HostSnapshot) -> f64 {
+        let nets = || s.networks.iter().filter(|n| n.name != "lo");
+        match self {
+            HostMetric::CpuPct => s.cpu_pct,
+            HostMetric::Load1 => s.load1,
+            HostMetric::MemoryUsedPct => s.memory.used_pct,
+            HostMetric::SwapUsedPct => s.swap.used_pct,
+            HostMetric::DiskUsedPct => s.disk("/").map_or(0.0, |d| d.used_pct),
+            HostMetric::RxBps => nets().filter_map(|n| n.rx_bps).sum(),
+            HostMetric::TxBps => nets().filter_map(|n| n.tx_bps).sum(),
+            HostMetric::Processes => s.processes as f64,
+        }
+    }
+}
+
+/// One point of a host metric series: the mean and the peak within a step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Start of the step.
+    pub at: DateTime<Utc>,
+    /// Mean of the samples in the step.
+    pub avg: f64,
+    /// Largest sample in the step.
+    pub max: f64,
+    /// Samples in the step.
+    pub samples: u64,
+}
+
+/// Groups `(at_ms, value)` samples into steps of `step` from `since`.
+pub(crate) fn series(samples: impl Iterator<Item = (i64, f64)>, since: i64, step: Duration) -> Vec<SeriesPoint> {
+    let step = (step.as_millis() as i64).max(1);
+    let mut points: std::collections::BTreeMap<i64, (f64, f64, u64)> = std::collections::BTreeMap::new();
+    for (at, v) in samples {
+        let bucket = since + (at - since).div_euclid(step) * step;
+        let e = points.entry(bucket).or_insert((0.0, f64::MIN, 0));
+        e.0 += v;
+        e.1 = e.1.max(v);
+        e.2 += 1;
+    }
+    points
+        .into_iter()
+        .map(|(at, (sum, max, n))| SeriesPoint {
+            at: chrono::TimeZone::timestamp_millis_opt(&Utc, at)
+                .single()
+                .unwrap_or_default(),
+            avg: sum / n as f64,
+            max,
+            samples: n,
+        })
+        .collect()
+}
+
 /// How long each level of history is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retention {
@@ -369,6 +479,14 @@ pub trait Store: Send + Sync + 'static {
     fn status_changes(&self, query: &HistoryQuery) -> Result<Page<StatusChange>, StoreError>;
     /// Uptime and latency over `[now - window, now)` for the checks matching the query's filters.
     fn uptime(&self, query: &HistoryQuery, window: Duration, now: DateTime<Utc>) -> Result<Vec<Uptime>, StoreError>;
+    /// A host metric between `since` and `until`, one point per `step` (mean and peak).
+    fn host_series(
+        &self,
+        metric: HostMetric,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Vec<SeriesPoint>, StoreError>;
     /// Each check's last settled status and since when, to restore after a restart.
     fn last_states(&self) -> Result<Vec<(String, Status, DateTime<Utc>)>, StoreError>;
     /// Deletes what retention says is too old, at most `budget` rows per call; returns

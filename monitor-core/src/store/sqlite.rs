@@ -101,8 +101,23 @@ CREATE TABLE commands (
 );
 ";
 
+/// Version 3: host samples, one compact row each.
+const SCHEMA_V3: &str = "
+CREATE TABLE host_samples (
+    at              INTEGER PRIMARY KEY,
+    cpu_pct         REAL NOT NULL,
+    load1           REAL NOT NULL,
+    memory_used_pct REAL NOT NULL,
+    swap_used_pct   REAL NOT NULL,
+    disk_used_pct   REAL NOT NULL,
+    rx_bps          REAL NOT NULL,
+    tx_bps          REAL NOT NULL,
+    processes       INTEGER NOT NULL
+);
+";
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2)])
+    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3)])
 }
 
 /// Brings the schema up to date. Several processes may open a new file at once: the
@@ -130,7 +145,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Rollup levels: (level id, bucket width in milliseconds). Hours and days: a minute
 /// level would cost as much as the raw rows themselves for checks every 60 s.
@@ -477,6 +492,24 @@ impl Store for SqliteStore {
                     ])?;
                 }
             }
+            for h in &batch.hosts {
+                use super::HostMetric as H;
+                tx.execute(
+                    "INSERT OR REPLACE INTO host_samples (at, cpu_pct, load1, memory_used_pct, swap_used_pct,
+                         disk_used_pct, rx_bps, tx_bps, processes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        ms(h.at),
+                        H::CpuPct.of(h),
+                        H::Load1.of(h),
+                        H::MemoryUsedPct.of(h),
+                        H::SwapUsedPct.of(h),
+                        H::DiskUsedPct.of(h),
+                        H::RxBps.of(h),
+                        H::TxBps.of(h),
+                        h.processes as i64
+                    ],
+                )?;
+            }
             for c in &batch.changes {
                 let id = w.check_id(&tx, &c.check, "unknown")?;
                 let err = w.error_id(&tx, c.error.as_ref())?;
@@ -763,6 +796,35 @@ impl Store for SqliteStore {
         .flatten())
     }
 
+    fn host_series(
+        &self,
+        metric: super::HostMetric,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Vec<super::SeriesPoint>, StoreError> {
+        self.reader(|c| {
+            let step_ms = (step.as_millis() as i64).max(1);
+            let (from, to) = (ms(since), ms(until));
+            // The column name comes from a closed enum, never from input.
+            let sql = format!(
+                "SELECT ?1 + ((at - ?1) / ?3) * ?3 AS bucket, avg({m}), max({m}), count(*) FROM host_samples
+                 WHERE at >= ?1 AND at < ?2 GROUP BY bucket ORDER BY bucket",
+                m = metric.as_str()
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![from, to, step_ms], |r| {
+                Ok(super::SeriesPoint {
+                    at: from_ms(r.get(0)?),
+                    avg: r.get(1)?,
+                    max: r.get(2)?,
+                    samples: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     fn last_states(&self) -> Result<Vec<(String, Status, DateTime<Utc>)>, StoreError> {
         self.reader(|c| {
             let mut stmt =
@@ -804,6 +866,12 @@ impl Store for SqliteStore {
                     params![id, level, cutoff(keep), left],
                 )? as i64;
             }
+        }
+        if left > 0 {
+            left -= tx.execute(
+                "DELETE FROM host_samples WHERE at IN (SELECT at FROM host_samples WHERE at < ?1 ORDER BY at LIMIT ?2)",
+                params![cutoff(policy.raw), left],
+            )? as i64;
         }
         if left > 0 {
             left -= tx.execute(

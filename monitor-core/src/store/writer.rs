@@ -129,6 +129,11 @@ impl Writer {
         });
     }
 
+    /// Queues a host sample.
+    pub fn host(&self, h: Arc<crate::host::HostSnapshot>) {
+        self.with(|p| p.batch.hosts.push(h));
+    }
+
     /// Queues a status change (never dropped).
     pub fn change(&self, c: StatusChange) {
         self.with(|p| p.batch.changes.push(c));

@@ -443,6 +443,8 @@ pub(crate) fn series(samples: impl Iterator<Item = (i64, f64)>, since: i64, step
 pub struct Retention {
     /// Raw results.
     pub raw: Duration,
+    /// Per-minute rollups.
+    pub minute: Duration,
     /// Per-hour rollups.
     pub hour: Duration,
     /// Per-day rollups.
@@ -458,6 +460,7 @@ impl Default for Retention {
         const DAY: u64 = 86_400;
         Retention {
             raw: Duration::from_secs(7 * DAY),
+            minute: Duration::from_secs(2 * DAY),
             hour: Duration::from_secs(90 * DAY),
             day: Duration::from_secs(730 * DAY),
             changes: Duration::from_secs(730 * DAY),

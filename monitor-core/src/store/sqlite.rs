@@ -6,7 +6,7 @@
 //! `(check_id, at)` holding small integers only (status, duration in µs, HTTP code,
 //! an error id); names, kinds and error messages are stored once, in `checks` and
 //! `errors`. `latest` holds each check's newest result, so "latest of every check" is
-//! a lookup, not a scan. `rollups` holds per-hour and per-day aggregates
+//! a lookup, not a scan. `rollups` holds per-minute, per-hour and per-day aggregates
 //! with a mergeable latency sketch, so uptime and percentiles over any window read a
 //! few dozen rows per check.
 
@@ -147,9 +147,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 3;
 
-/// Rollup levels: (level id, bucket width in milliseconds). Hours and days: a minute
-/// level would cost as much as the raw rows themselves for checks every 60 s.
-const LEVELS: [(i64, i64); 2] = [(1, 3_600_000), (2, 86_400_000)];
+/// Rollup levels: (level id, bucket width in milliseconds). Minute rollups serve
+/// recent, fine-grained dashboards and are kept briefly (two days by default); for a
+/// check every 60 s each one is as big as the raw row it summarises.
+const LEVELS: [(i64, i64); 3] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000)];
+const MINUTE: i64 = 0;
 const HOUR: i64 = 1;
 const DAY: i64 = 2;
 
@@ -666,7 +668,24 @@ impl Store for SqliteStore {
                 "SELECT count, failures, degraded, sum_us, min_us, max_us, sketch FROM rollups
                  WHERE check_id = ?1 AND level = ?2 AND bucket >= ?3 AND bucket < ?4",
             )?;
-            for (level, from, to) in plan(start, end) {
+            // Minute rollups are kept briefly; an edge older than they reach is read by the hour.
+            let earliest_minute: Option<i64> =
+                c.query_row("SELECT min(bucket) FROM rollups WHERE level = ?1", [MINUTE], |r| {
+                    r.get(0)
+                })?;
+            let segments: Vec<(i64, i64, i64)> = plan(start, end)
+                .into_iter()
+                .map(|(level, from, to)| {
+                    let gone = earliest_minute.is_none_or(|e| e > from);
+                    if level == MINUTE && gone {
+                        let hour = LEVELS[1].1;
+                        (HOUR, from - from.rem_euclid(hour), to)
+                    } else {
+                        (level, from, to)
+                    }
+                })
+                .collect();
+            for (level, from, to) in segments {
                 for ch in &checks {
                     let rows = stmt.query_map(params![ch.id, level, from, to], |r| {
                         Ok((
@@ -856,7 +875,7 @@ impl Store for SqliteStore {
                      SELECT at FROM results WHERE check_id = ?1 AND at < ?2 ORDER BY at LIMIT ?3)",
                 params![id, cutoff(policy.raw), left],
             )? as i64;
-            for (level, keep) in [(HOUR, policy.hour), (DAY, policy.day)] {
+            for (level, keep) in [(MINUTE, policy.minute), (HOUR, policy.hour), (DAY, policy.day)] {
                 if left <= 0 {
                     break;
                 }
@@ -964,26 +983,35 @@ fn row_to_result(r: &rusqlite::Row, ch: &CheckRow) -> rusqlite::Result<StoredRes
     })
 }
 
-/// Splits `[start, end)` into whole days, and whole hours at the edges: a window
-/// starts at the beginning of the hour it falls in, and the current hour is read from
-/// its (still growing) hourly rollup.
+/// Splits `[start, end)` into whole days, whole hours at the edges and minutes at the
+/// outer edges, so a window reads as few rollup rows as it can. Minute rollups are kept
+/// briefly: where they are gone (an edge older than their retention), the edge is read
+/// at hour resolution instead, by `uptime`.
 fn plan(start: i64, end: i64) -> Vec<(i64, i64, i64)> {
-    let floor = |v: i64, w: i64| v - v.rem_euclid(w);
-    let (hour, day) = (LEVELS[0].1, LEVELS[1].1);
-    let start = floor(start, hour);
-    let (a, b) = (floor(start + day - 1, day), floor(end, day));
-    if a < b {
-        let mut out = vec![(DAY, a, b)];
-        if start < a {
-            out.push((HOUR, start, a));
-        }
-        if b < end {
-            out.push((HOUR, b, end));
-        }
-        out
-    } else {
-        vec![(HOUR, start, end)]
+    fn floor(v: i64, w: i64) -> i64 {
+        v - v.rem_euclid(w)
     }
+    fn split(level_idx: usize, start: i64, end: i64, out: &mut Vec<(i64, i64, i64)>) {
+        if start >= end {
+            return;
+        }
+        let (level, width) = LEVELS[level_idx];
+        if level_idx == 0 {
+            out.push((level, floor(start, width), end));
+            return;
+        }
+        let (a, b) = (floor(start + width - 1, width), floor(end, width));
+        if a < b {
+            out.push((level, a, b));
+            split(level_idx - 1, start, a, out);
+            split(level_idx - 1, b, end, out);
+        } else {
+            split(level_idx - 1, start, end, out);
+        }
+    }
+    let mut out = Vec::new();
+    split(LEVELS.len() - 1, start, end, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -991,23 +1019,18 @@ mod tests {
     use super::plan;
 
     #[test]
-    fn a_window_is_read_in_days_then_hours() {
+    fn a_window_is_read_in_days_then_hours_then_minutes() {
         let day = 86_400_000;
         let hour = 3_600_000;
         let start = 10 * day + 5 * hour + 30 * 60_000;
         let end = 40 * day + 2 * hour + 15 * 60_000;
         let p = plan(start, end);
-        assert_eq!(
-            p,
-            vec![
-                (2, 11 * day, 40 * day),
-                (1, 10 * day + 5 * hour, 11 * day),
-                (1, 40 * day, end)
-            ]
-        );
-        assert_eq!(
-            plan(start, start + 10 * 60_000),
-            vec![(1, 10 * day + 5 * hour, start + 10 * 60_000)]
-        );
+        assert!(p.contains(&(2, 11 * day, 40 * day)));
+        assert!(p.contains(&(1, 10 * day + 6 * hour, 11 * day)));
+        assert!(p.contains(&(1, 40 * day, 40 * day + 2 * hour)));
+        assert!(p.contains(&(0, start, 10 * day + 6 * hour)));
+        assert!(p.contains(&(0, 40 * day + 2 * hour, end)));
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert_eq!(plan(start, start + 10 * 60_000), vec![(0, start, start + 10 * 60_000)]);
     }
 }

@@ -2,6 +2,8 @@
 
 use monitor_core::bus::Filter;
 use monitor_core::spec::Spec;
+use monitor_core::store::writer::WriterConfig;
+use monitor_core::store::Retention;
 use monitor_core::{CheckKind, Monitor, Status};
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,7 +20,15 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let spec = read_spec(&args.file)?;
     require_checks(&spec, &args.file)?;
     let order = Order::of(&spec);
-    let monitor = monitor_with(args.db.as_deref(), args.lease)?;
+    let history = WriterConfig {
+        retention: Retention {
+            raw: args.keep_raw,
+            ..Retention::default()
+        },
+        retention_every: args.retention_every,
+        ..WriterConfig::default()
+    };
+    let monitor = monitor_with(args.db.as_deref(), args.lease, history)?;
     let events = monitor.subscribe(Filter::default());
     monitor.load(spec).map_err(|e| Failure::load(&args.file, e))?;
     let watch = Watch {
@@ -37,12 +47,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 }
 
 /// A monitor keeping history in `db` (SQLite) or, without one, in memory.
-fn monitor_with(db: Option<&Path>, lease: std::time::Duration) -> Result<Monitor, Failure> {
+fn monitor_with(db: Option<&Path>, lease: std::time::Duration, history: WriterConfig) -> Result<Monitor, Failure> {
     match db {
         None => Ok(Monitor::new()),
         Some(path) => Monitor::builder()
             .sqlite(path)
-            .map(|b| b.lease_period(lease).build())
+            .map(|b| b.lease_period(lease).writer(history).build())
             .map_err(|e| Failure::runtime(format!("{}: {e}", path.display()))),
     }
 }
@@ -119,7 +129,11 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let spec = Spec::from_toml_str(&demo::spec(&targets))
         .map_err(|e| Failure::runtime(format!("the demo's spec is invalid (a bug in upwatch):\n{e}")))?;
     let order = Order::of(&spec);
-    let monitor = monitor_with(Some(&args.db), monitor_core::monitor::DEFAULT_LEASE)?;
+    let monitor = monitor_with(
+        Some(&args.db),
+        monitor_core::monitor::DEFAULT_LEASE,
+        WriterConfig::default(),
+    )?;
     let events = monitor.subscribe(Filter::default());
     monitor
         .load(spec)

@@ -96,6 +96,12 @@ pub struct RunArgs {
     /// With a shared --db: how soon another agent takes over from one that died
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
     pub lease: Duration,
+    /// With --db: how long raw results are kept (rollups are kept longer)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "7d")]
+    pub keep_raw: Duration,
+    /// How often retention runs (for tests)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s", hide = true)]
+    pub retention_every: Duration,
 }
 
 /// Arguments of `upwatch check`.

@@ -211,6 +211,27 @@ fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `merge_sketch(a, b)`: adds two encoded latency sketches, so rollups are updated by
+/// one upsert (no read first), correctly whichever process wrote the row before.
+fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "merge_sketch",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let a: Vec<u8> = ctx.get(0)?;
+            let b: Vec<u8> = ctx.get(1)?;
+            let mut merged = LatencySketch::decode(&a).unwrap_or_default();
+            if let Some(other) = LatencySketch::decode(&b) {
+                merged.merge(&other);
+            }
+            Ok(merged.encode())
+        },
+    )?;
+    Ok(())
+}
+
 /// Page cache of the writing connection, in KiB.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 /// Page cache of each reading connection, in KiB.
@@ -236,6 +257,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         configure(&conn, WRITER_CACHE_KIB)?;
+        register_functions(&conn)?;
         migrate(&mut conn, &path)?;
         let control = Connection::open(&path)?;
         configure(&control, READER_CACHE_KIB)?;
@@ -342,9 +364,6 @@ impl Ids {
     }
 }
 
-/// A rollup row as read: count, failures, degraded, sum, min and max (µs), sketch.
-type RollupRow = (i64, i64, i64, i64, i64, i64, Vec<u8>);
-
 /// The newest result of a check in a batch: at, status, duration, code, error id.
 type LatestRow = (i64, i64, i64, Option<u16>, Option<i64>);
 
@@ -374,22 +393,6 @@ impl Agg {
             Status::Up => {}
         }
         self.sketch.add(us.max(0) as u64);
-    }
-
-    fn merge_row(&mut self, row: &RollupRow) {
-        let (count, failures, degraded, sum, min, max, sketch) = (row.0, row.1, row.2, row.3, row.4, row.5, &row.6);
-        if count == 0 {
-            return;
-        }
-        self.min_us = if self.count == 0 { min } else { self.min_us.min(min) };
-        self.max_us = self.max_us.max(max);
-        self.count += count;
-        self.failures += failures;
-        self.degraded += degraded;
-        self.sum_us += sum;
-        if let Some(s) = LatencySketch::decode(sketch) {
-            self.sketch.merge(&s);
-        }
     }
 }
 
@@ -455,32 +458,17 @@ impl Store for SqliteStore {
                 }
             }
             {
-                let mut read = tx.prepare_cached(
-                    "SELECT count, failures, degraded, sum_us, min_us, max_us, sketch FROM rollups
-                     WHERE check_id = ?1 AND level = ?2 AND bucket = ?3",
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO rollups (check_id, level, bucket, count, failures, degraded, sum_us, min_us, max_us, sketch)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (check_id, level, bucket) DO UPDATE SET
+                         count = count + excluded.count, failures = failures + excluded.failures,
+                         degraded = degraded + excluded.degraded, sum_us = sum_us + excluded.sum_us,
+                         min_us = min(min_us, excluded.min_us), max_us = max(max_us, excluded.max_us),
+                         sketch = merge_sketch(sketch, excluded.sketch)",
                 )?;
-                let mut write = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO rollups (check_id, level, bucket, count, failures, degraded, sum_us, min_us, max_us, sketch)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?;
-                for ((id, level, bucket), mut agg) in aggs {
-                    let existing = read
-                        .query_row(params![id, level, bucket], |r| {
-                            Ok((
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get(2)?,
-                                r.get(3)?,
-                                r.get(4)?,
-                                r.get(5)?,
-                                r.get::<_, Vec<u8>>(6)?,
-                            ))
-                        })
-                        .optional()?;
-                    if let Some(row) = existing {
-                        agg.merge_row(&row);
-                    }
-                    write.execute(params![
+                for ((id, level, bucket), agg) in aggs {
+                    upsert.execute(params![
                         id,
                         level,
                         bucket,
@@ -663,20 +651,21 @@ impl Store for SqliteStore {
         let start = end - window.as_millis() as i64;
         self.reader(|c| {
             let checks = resolve(c, query)?;
-            let mut aggs: HashMap<i64, Agg> = HashMap::new();
             let mut stmt = c.prepare_cached(
-                "SELECT count, failures, degraded, sum_us, min_us, max_us, sketch FROM rollups
+                "SELECT count, failures, sum_us, min_us, max_us, sketch FROM rollups
                  WHERE check_id = ?1 AND level = ?2 AND bucket >= ?3 AND bucket < ?4",
             )?;
-            // Minute rollups are kept briefly; an edge older than they reach is read by the hour.
+            // Windows of a day or more start on the hour; shorter ones use minute rollups,
+            // which are kept briefly: an edge older than they reach is read by the hour.
             let earliest_minute: Option<i64> =
                 c.query_row("SELECT min(bucket) FROM rollups WHERE level = ?1", [MINUTE], |r| {
                     r.get(0)
                 })?;
+            let long = window >= Duration::from_secs(86_400);
             let segments: Vec<(i64, i64, i64)> = plan(start, end)
                 .into_iter()
                 .map(|(level, from, to)| {
-                    let gone = earliest_minute.is_none_or(|e| e > from);
+                    let gone = long || earliest_minute.is_none_or(|e| e > from);
                     if level == MINUTE && gone {
                         let hour = LEVELS[1].1;
                         (HOUR, from - from.rem_euclid(hour), to)
@@ -685,46 +674,38 @@ impl Store for SqliteStore {
                     }
                 })
                 .collect();
-            for (level, from, to) in segments {
-                for ch in &checks {
-                    let rows = stmt.query_map(params![ch.id, level, from, to], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get::<_, Vec<u8>>(6)?,
-                        ))
-                    })?;
-                    let agg = aggs.entry(ch.id).or_default();
-                    for row in rows {
-                        agg.merge_row(&row?);
+            let mut out = Vec::with_capacity(checks.len());
+            for ch in &checks {
+                let (mut count, mut failures, mut sum, mut min, mut max) = (0i64, 0i64, 0i64, i64::MAX, 0i64);
+                let mut sketch = super::SketchSum::default();
+                for (level, from, to) in &segments {
+                    let mut rows = stmt.query(params![ch.id, level, from, to])?;
+                    while let Some(r) = rows.next()? {
+                        count += r.get::<_, i64>(0)?;
+                        failures += r.get::<_, i64>(1)?;
+                        sum += r.get::<_, i64>(2)?;
+                        min = min.min(r.get(3)?);
+                        max = max.max(r.get(4)?);
+                        sketch.add_encoded(r.get_ref(5)?.as_blob().unwrap_or_default());
                     }
                 }
+                let has = count > 0;
+                let q = |p: f64| sketch.quantile(p).map(|us| us as f64 / 1000.0);
+                out.push(Uptime {
+                    check: ch.name.clone(),
+                    service: ch.service.clone(),
+                    count: count as u64,
+                    failures: failures as u64,
+                    uptime_pct: has.then(|| 100.0 * (count - failures) as f64 / count as f64),
+                    p50_ms: q(0.5),
+                    p95_ms: q(0.95),
+                    p99_ms: q(0.99),
+                    avg_ms: has.then(|| sum as f64 / count as f64 / 1000.0),
+                    min_ms: has.then(|| min as f64 / 1000.0),
+                    max_ms: has.then(|| max as f64 / 1000.0),
+                });
             }
-            Ok(checks
-                .iter()
-                .map(|ch| {
-                    let a = aggs.remove(&ch.id).unwrap_or_default();
-                    let q = |p: f64| a.sketch.quantile(p).map(|us| us as f64 / 1000.0);
-                    let has = a.count > 0;
-                    Uptime {
-                        check: ch.name.clone(),
-                        service: ch.service.clone(),
-                        count: a.count as u64,
-                        failures: a.failures as u64,
-                        uptime_pct: has.then(|| 100.0 * (a.count - a.failures) as f64 / a.count as f64),
-                        p50_ms: q(0.5),
-                        p95_ms: q(0.95),
-                        p99_ms: q(0.99),
-                        avg_ms: has.then(|| a.sum_us as f64 / a.count as f64 / 1000.0),
-                        min_ms: has.then(|| a.min_us as f64 / 1000.0),
-                        max_ms: has.then(|| a.max_us as f64 / 1000.0),
-                    }
-                })
-                .collect())
+            Ok(out)
         })
     }
 

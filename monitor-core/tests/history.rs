@@ -321,10 +321,7 @@ async fn a_full_disk_is_reported_while_checks_go_on() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let history = m.status().history;
     assert!(history.failed_batches > 0, "{history:?}");
-    assert!(
-        history.last_error.as_deref().unwrap_or("").contains("full"),
-        "{history:?}"
-    );
+    // (`last_error` clears again when a later, smaller batch fits; the event stays.)
     match failures.try_recv() {
         Some(monitor_core::bus::Delivery::Event(e)) => {
             assert!(e.to_json()["message"].as_str().unwrap().contains("full"))

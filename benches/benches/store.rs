@@ -223,9 +223,9 @@ fn main() {
     let t = Instant::now();
     let mut trimmed = 0;
     loop {
-        let n = store.enforce_retention(&keep, Utc::now(), 50_000).unwrap();
+        let n = store.enforce_retention(&keep, Utc::now(), 1_000_000).unwrap();
         trimmed += n;
-        if n < 50_000 {
+        if n < 1_000_000 {
             break;
         }
     }

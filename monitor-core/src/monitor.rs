@@ -126,7 +126,7 @@ impl Default for MonitorBuilder {
 pub use crate::lease::DEFAULT_LEASE;
 
 /// Results each check keeps in memory when no database is configured.
-pub const MEMORY_HISTORY_PER_CHECK: usize = 32;
+pub const MEMORY_HISTORY_PER_CHECK: usize = 16;
 
 impl MonitorBuilder {
     /// Attempts in flight at once (default 512).
@@ -578,16 +578,23 @@ impl Monitor {
                 .inner
                 .bus
                 .subscribe(Filter::default().kinds([crate::bus::EventKind::HostSampled]));
-            let inner = self.inner.clone();
+            // Holds the monitor weakly, so dropping the monitor ends it (and closes the bus).
+            let inner = Arc::downgrade(&self.inner);
+            let stop = self.inner.scheduler_stop.clone();
             tokio::spawn(async move {
-                while let Some(delivery) = samples.recv().await {
-                    if inner.scheduler_stop.is_cancelled() {
-                        break;
-                    }
-                    if let Delivery::Event(e) = delivery {
-                        if let Event::HostSampled(snapshot) = &*e {
-                            inner.writer.host(snapshot.clone());
+                loop {
+                    let delivery = tokio::select! {
+                        _ = stop.cancelled() => break,
+                        d = samples.recv() => d,
+                    };
+                    match delivery {
+                        None => break,
+                        Some(Delivery::Event(e)) => {
+                            if let (Event::HostSampled(snapshot), Some(inner)) = (&*e, inner.upgrade()) {
+                                inner.writer.host(snapshot.clone());
+                            }
                         }
+                        Some(Delivery::Lagged { .. }) => {}
                     }
                 }
             });

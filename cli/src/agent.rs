@@ -76,6 +76,10 @@ pub struct Watch {
     pub stop_after: Option<Duration>,
     /// The order of rows in the table.
     pub order: Order,
+    /// Run every check once at start, so the table is not "pending" until each check's
+    /// first turn. Off for an agent on a database other agents may share: there only
+    /// the lease holder runs checks, on their schedule.
+    pub first_round: bool,
 }
 
 /// Why the loop ended.
@@ -107,10 +111,16 @@ pub async fn watch(
     monitor.start();
     let (first_round_done, mut first_round) = mpsc::channel::<()>(1);
     let round = monitor.clone();
+    let run_first_round = watch.first_round;
     tokio::spawn(async move {
-        // With a database shared by several agents only the lease holder runs checks, on
-        // their schedule; an extra round here would run them twice in one interval.
-        if !round.is_shared() {
+        if run_first_round {
+            // With a database, wait until this agent holds the scheduler lease.
+            for _ in 0..40 {
+                if round.runs_checks() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             let _ = round.execute_checks(None).await;
         }
         let _ = first_round_done.send(()).await;

@@ -41,6 +41,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         json: args.json,
         stop_after: args.run_for,
         order,
+        first_round: !monitor.is_shared(),
     };
     agent::watch(&monitor, events, &mut signals, watch).await?;
     Ok(ExitCode::SUCCESS)
@@ -148,6 +149,8 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         json: args.json,
         stop_after: args.run_for,
         order,
+        // The demo owns its database: no other agent shares it.
+        first_round: true,
     };
     let outcome = agent::watch(&monitor, events, &mut signals, watch).await;
     heartbeats.abort();

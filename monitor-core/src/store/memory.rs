@@ -83,10 +83,6 @@ impl Compact {
             error: self.error.as_deref().cloned(),
         }
     }
-
-    fn duration_ms(&self) -> f64 {
-        f64::from(self.duration_us) / 1000.0
-    }
 }
 
 impl MemoryStore {
@@ -196,25 +192,30 @@ impl Store for MemoryStore {
 
     fn status_changes(&self, q: &HistoryQuery) -> Result<Page<StatusChange>, StoreError> {
         let limit = q.validated_limit()?;
-        let skip = match q.cursor.as_deref().map(decode_cursor).transpose()? {
-            Some((_, n)) => n.parse::<usize>().map_err(|_| StoreError::InvalidQuery {
-                field: "cursor",
-                message: "not a cursor from a status-change page".into(),
-            })?,
-            None => 0,
-        };
+        let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
         Ok(self.with(|s| {
-            let names: Vec<&String> = selected(s, q).map(|(n, _)| n).collect();
-            let all: Vec<StatusChange> = s
+            let names: std::collections::HashSet<&String> = selected(s, q).map(|(n, _)| n).collect();
+            // Newest first; a cursor names the last (time, check) of the previous page.
+            let mut rows = s
                 .changes
                 .iter()
                 .rev()
-                .filter(|c| names.contains(&&c.check) && in_range(c.at, q))
+                .filter(|c| names.contains(&c.check) && in_range(c.at, q))
                 .filter(|c| q.statuses.is_empty() || q.statuses.contains(&c.status))
-                .cloned()
-                .collect();
-            let items: Vec<StatusChange> = all.iter().skip(skip).take(limit).cloned().collect();
-            let next_cursor = (all.len() > skip + limit).then(|| encode_cursor(0, &(skip + limit).to_string()));
+                .filter(|c| match &cursor {
+                    Some((at, name)) => {
+                        let t = c.at.timestamp_millis();
+                        t < *at || (t == *at && c.check.as_str() < name.as_str())
+                    }
+                    None => true,
+                });
+            let items: Vec<StatusChange> = rows.by_ref().take(limit).cloned().collect();
+            let more = rows.next().is_some();
+            let next_cursor = if more {
+                items.last().map(|c| encode_cursor(c.at.timestamp_millis(), &c.check))
+            } else {
+                None
+            };
             Page { items, next_cursor }
         }))
     }
@@ -229,23 +230,15 @@ impl Store for MemoryStore {
                     for r in &rows {
                         sketch.add(u64::from(r.duration_us));
                     }
-                    let count = rows.len() as u64;
-                    let failures = rows.iter().filter(|r| r.status == Status::Down).count() as u64;
-                    let ms = |p: f64| sketch.quantile(p).map(|us| us as f64 / 1000.0);
-                    let has = count > 0;
-                    Uptime {
-                        check: name.clone(),
-                        service: h.service.clone(),
-                        count,
-                        failures,
-                        uptime_pct: has.then(|| 100.0 * (count - failures) as f64 / count as f64),
-                        p50_ms: ms(0.5),
-                        p95_ms: ms(0.95),
-                        p99_ms: ms(0.99),
-                        avg_ms: has.then(|| rows.iter().map(|r| r.duration_ms()).sum::<f64>() / count as f64),
-                        min_ms: rows.iter().map(|r| r.duration_ms()).reduce(f64::min),
-                        max_ms: rows.iter().map(|r| r.duration_ms()).reduce(f64::max),
-                    }
+                    let us = || rows.iter().map(|r| u64::from(r.duration_us));
+                    let totals = (
+                        rows.len() as u64,
+                        rows.iter().filter(|r| r.status == Status::Down).count() as u64,
+                        us().sum(),
+                        us().min().unwrap_or(0),
+                        us().max().unwrap_or(0),
+                    );
+                    Uptime::from_totals(name.clone(), h.service.clone(), totals, |p| sketch.quantile(p))
                 })
                 .collect()
         }))

@@ -439,6 +439,32 @@ pub(crate) fn series(samples: impl Iterator<Item = (i64, f64)>, since: i64, step
         .collect()
 }
 
+impl Uptime {
+    /// Builds the figures from totals in microseconds and a quantile function (µs).
+    pub(crate) fn from_totals(
+        check: String,
+        service: Option<String>,
+        (count, failures, sum_us, min_us, max_us): (u64, u64, u64, u64, u64),
+        quantile: impl Fn(f64) -> Option<u64>,
+    ) -> Uptime {
+        let has = count > 0;
+        let ms = |us: u64| us as f64 / 1000.0;
+        Uptime {
+            check,
+            service,
+            count,
+            failures,
+            uptime_pct: has.then(|| 100.0 * (count - failures) as f64 / count as f64),
+            p50_ms: quantile(0.5).map(ms),
+            p95_ms: quantile(0.95).map(ms),
+            p99_ms: quantile(0.99).map(ms),
+            avg_ms: has.then(|| sum_us as f64 / count as f64 / 1000.0),
+            min_ms: has.then(|| ms(min_us)),
+            max_ms: has.then(|| ms(max_us)),
+        }
+    }
+}
+
 /// How long each level of history is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retention {

@@ -689,21 +689,10 @@ impl Store for SqliteStore {
                         sketch.add_encoded(r.get_ref(5)?.as_blob().unwrap_or_default());
                     }
                 }
-                let has = count > 0;
-                let q = |p: f64| sketch.quantile(p).map(|us| us as f64 / 1000.0);
-                out.push(Uptime {
-                    check: ch.name.clone(),
-                    service: ch.service.clone(),
-                    count: count as u64,
-                    failures: failures as u64,
-                    uptime_pct: has.then(|| 100.0 * (count - failures) as f64 / count as f64),
-                    p50_ms: q(0.5),
-                    p95_ms: q(0.95),
-                    p99_ms: q(0.99),
-                    avg_ms: has.then(|| sum as f64 / count as f64 / 1000.0),
-                    min_ms: has.then(|| min as f64 / 1000.0),
-                    max_ms: has.then(|| max as f64 / 1000.0),
-                });
+                let totals = (count as u64, failures as u64, sum as u64, min.max(0) as u64, max as u64);
+                out.push(Uptime::from_totals(ch.name.clone(), ch.service.clone(), totals, |p| {
+                    sketch.quantile(p)
+                }));
             }
             Ok(out)
         })

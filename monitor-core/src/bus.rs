@@ -74,6 +74,9 @@ pub enum Command {
         /// Shown with the result.
         #[serde(default)]
         message: Option<String>,
+        /// How long the reported work took, when the application measured it (`record`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<f64>,
     },
 }
 

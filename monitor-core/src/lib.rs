@@ -26,6 +26,7 @@
 
 pub mod bus;
 pub mod checks;
+pub mod embed;
 pub mod export;
 pub mod host;
 mod lease;
@@ -38,6 +39,7 @@ pub mod store;
 
 pub use bus::{Command, Event, EventKind, Filter};
 pub use checks::Prober;
+pub use embed::{EmbedError, Embedded, ErrorCode};
 pub use host::{HostSampler, HostSnapshot};
 pub use monitor::{Monitor, MonitorBuilder, MonitorConfig, MonitorError};
 pub use result::{AssertionFailure, CertificateInfo, CheckError, CheckResult, ErrorKind, Observed, Phases, Status};

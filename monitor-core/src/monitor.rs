@@ -62,6 +62,12 @@ pub enum MonitorError {
     /// History could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The host could not be sampled.
+    #[error("host stats: {message}")]
+    Host {
+        /// Why.
+        message: String,
+    },
     /// Another process holds the scheduler lease and refused or did not answer a forwarded command.
     #[error("forwarded to the scheduler process: {message}")]
     Forwarded {
@@ -455,11 +461,42 @@ impl Monitor {
 
     /// Records a heartbeat for a push check and returns its fresh result.
     pub async fn push(&self, name: &str, ok: bool, message: Option<String>) -> Result<CheckResult, MonitorError> {
+        self.heartbeat(name, ok, message, None).await
+    }
+
+    /// Records a result the application observed in its own traffic (a request it served or
+    /// made) on a push check, with the duration it measured, and returns the check's result.
+    ///
+    /// ```no_run
+    /// # async fn demo(m: monitor_core::Monitor) -> Result<(), monitor_core::MonitorError> {
+    /// use std::time::Duration;
+    /// let result = m.record("payments-api", false, Some("HTTP 502".into()), Duration::from_millis(812)).await?;
+    /// assert_eq!(result.duration_ms, 812.0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn record(
+        &self,
+        name: &str,
+        ok: bool,
+        message: Option<String>,
+        duration: Duration,
+    ) -> Result<CheckResult, MonitorError> {
+        self.heartbeat(name, ok, message, Some(duration)).await
+    }
+
+    async fn heartbeat(
+        &self,
+        name: &str,
+        ok: bool,
+        message: Option<String>,
+        duration: Option<Duration>,
+    ) -> Result<CheckResult, MonitorError> {
         if self.inner.leadership.forwards() {
             let command = Command::Push {
                 check: name.to_string(),
                 ok,
                 message,
+                duration_ms: duration.map(crate::result::ms),
             };
             return match crate::lease::forward(&self.inner, &command).await? {
                 Reply::Results { mut results } if !results.is_empty() => Ok(results.remove(0)),
@@ -482,7 +519,10 @@ impl Monitor {
                 });
             }
         }
-        self.inner.prober.push(name, ok, message);
+        match duration {
+            Some(d) => self.inner.prober.record(name, ok, message, d),
+            None => self.inner.prober.push(name, ok, message),
+        }
         let mut results = self.execute_checks(Some(&[name.to_string()])).await?;
         Ok(results.remove(0))
     }
@@ -523,8 +563,18 @@ impl Monitor {
                 .execute_checks(checks.as_deref())
                 .await
                 .map(|results| Reply::Results { results }),
-            Command::Push { check, ok, message } => self
-                .push(&check, ok, message)
+            Command::Push {
+                check,
+                ok,
+                message,
+                duration_ms,
+            } => self
+                .heartbeat(
+                    &check,
+                    ok,
+                    message,
+                    duration_ms.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)),
+                )
                 .await
                 .map(|r| Reply::Results { results: vec![r] }),
         }
@@ -744,6 +794,18 @@ impl Monitor {
             .await
             .unwrap_or_else(|e| Err(StoreError::Database(format!("history query panicked: {e}"))))
             .map_err(MonitorError::from)
+    }
+
+    /// A host snapshot no older than `max_age`: the latest sampled one when fresh enough,
+    /// otherwise one sampled now (on a blocking thread).
+    pub async fn sample_host(&self, max_age: Duration) -> Result<crate::host::HostSnapshot, MonitorError> {
+        self.inner
+            .prober
+            .host_board()
+            .sample(Some(max_age))
+            .await
+            .map(Arc::unwrap_or_clone)
+            .map_err(|e| MonitorError::Host { message: e.to_string() })
     }
 
     /// The latest host snapshot (sampled every `host_interval`, or by a host check).

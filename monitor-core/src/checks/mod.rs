@@ -80,6 +80,8 @@ pub(crate) struct Run {
     pub(crate) phases: Phases,
     pub(crate) observed: Observed,
     pub(crate) verdict: Verdict,
+    /// A duration the application measured itself (a recorded push), reported instead of the run's own.
+    pub(crate) reported_duration: Option<Duration>,
 }
 
 impl Run {
@@ -114,6 +116,7 @@ impl Prober {
             phases: Phases::default(),
             observed: Observed::default(),
             verdict: Verdict::default(),
+            reported_duration: None,
         };
         let outcome = guarded(check.timeout, self.probe(check, callable, &mut run)).await;
         let error = match outcome {
@@ -131,7 +134,7 @@ impl Prober {
             kind: check.kind_name().into(),
             status,
             at,
-            duration_ms: ms(started.elapsed()),
+            duration_ms: ms(run.reported_duration.unwrap_or_else(|| started.elapsed())),
             phases: run.phases,
             observed: run.observed,
             error,
@@ -150,7 +153,13 @@ impl Prober {
     /// `ok = false` marks the check down until the next successful push; `message`
     /// is kept with the result (for example, what a failing backup job reported).
     pub fn push(&self, check: &str, ok: bool, message: Option<String>) {
-        self.inner.pushes.record(check, ok, message);
+        self.inner.pushes.record(check, ok, message, None);
+    }
+
+    /// Records a result the application observed itself (a request of its own traffic):
+    /// like [`Prober::push`], and the push check's result reports `duration`.
+    pub fn record(&self, check: &str, ok: bool, message: Option<String>, duration: Duration) {
+        self.inner.pushes.record(check, ok, message, Some(duration));
     }
 
     async fn probe(
@@ -185,7 +194,7 @@ async fn guarded<F: Future<Output = Result<(), CheckError>>>(timeout: Duration, 
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = panic.downcast_ref::<String>() {

@@ -49,6 +49,7 @@ impl PushCheck {
         if let Some(last) = &last {
             run.observed.last_push = Some(last.at);
             run.observed.message = last.message.clone();
+            run.reported_duration = last.duration;
         }
         let quiet = (now - since).to_std().unwrap_or_default();
         if quiet > window {
@@ -84,6 +85,8 @@ pub(crate) struct Push {
     at: DateTime<Utc>,
     ok: bool,
     message: Option<String>,
+    /// How long the work took, when the application measured it (`record`).
+    duration: Option<Duration>,
 }
 
 /// The current window of one push check.
@@ -105,7 +108,7 @@ pub(crate) struct PushBoard {
 const MAX_MESSAGE: usize = 1024;
 
 impl PushBoard {
-    pub(crate) fn record(&self, name: &str, ok: bool, message: Option<String>) {
+    pub(crate) fn record(&self, name: &str, ok: bool, message: Option<String>, duration: Option<Duration>) {
         let now = Utc::now();
         let message = message.map(|mut m| {
             if m.len() > MAX_MESSAGE {
@@ -122,7 +125,12 @@ impl PushBoard {
             name.to_string(),
             Window {
                 opened: now,
-                last: Some(Push { at: now, ok, message }),
+                last: Some(Push {
+                    at: now,
+                    ok,
+                    message,
+                    duration,
+                }),
             },
         );
     }

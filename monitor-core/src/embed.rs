@@ -948,6 +948,14 @@ impl Embedded {
             .await
     }
 
+    /// A host snapshot sampled now, whatever the age of the latest one (what a benchmark
+    /// against psutil's full snapshot measures).
+    pub async fn host_now(&self) -> Result<HostSnapshot, EmbedError> {
+        let monitor = self.monitor()?;
+        self.on_runtime(async move { monitor.sample_host(Duration::ZERO).await })
+            .await
+    }
+
     /// The current state in the Prometheus text format.
     pub fn prometheus(&self) -> Result<String, EmbedError> {
         Ok(self.monitor()?.prometheus())

@@ -67,17 +67,6 @@ fn py_err(e: EmbedError) -> PyErr {
     })
 }
 
-/// The exception a wait that ran out of time raises (`CheckTimeout`).
-fn timeout_err(py: Python<'_>, message: &str) -> PyErr {
-    let build = || -> PyResult<PyErr> {
-        let class = errors_module(py)?.getattr("CheckTimeout")?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("code", "timeout")?;
-        Ok(PyErr::from_value(class.call((message,), Some(&kwargs))?))
-    };
-    build().unwrap_or_else(|err| err)
-}
-
 fn to_value(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
     depythonize::<Value>(obj).map_err(|e| PyTypeError::new_err(format!("{what}: {e}")))
 }
@@ -528,12 +517,6 @@ impl PyEventStream {
     }
 }
 
-/// Raises `CheckTimeout` (used by the Python layer, so the class is built in one place).
-#[pyfunction]
-fn _timeout(py: Python<'_>, message: &str) -> PyErr {
-    timeout_err(py, message)
-}
-
 // ---------------------------------------------------------------------------------------
 // Logging: the engine logs with `tracing`, whose `log` feature emits `log` records; this
 // logger hands them to Python's logging under `upwatch.<module path>` (so logger `upwatch`
@@ -638,7 +621,6 @@ fn _upwatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = log::set_logger(logger);
     m.add_class::<PyMonitor>()?;
     m.add_class::<PyEventStream>()?;
-    m.add_function(wrap_pyfunction!(_timeout, m)?)?;
     m.add_function(wrap_pyfunction!(_refresh_log_level, m)?)?;
     let kinds: Vec<&str> = monitor_core::EventKind::ALL.iter().map(|k| k.as_str()).collect();
     m.add("EVENT_KINDS", PyTuple::new(py, kinds)?)?;

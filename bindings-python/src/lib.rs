@@ -374,6 +374,13 @@ impl PyMonitor {
         to_py(py, &s)
     }
 
+    /// `status()` as JSON text (for HTTP endpoints: no Python objects in between).
+    fn status_json(&self, py: Python<'_>) -> PyResult<String> {
+        let m = &self.inner;
+        let s = py.detach(|| m.status()).map_err(py_err)?;
+        serde_json::to_string(&s).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
     #[pyo3(signature = (query=None))]
     fn history<'py>(&self, py: Python<'py>, query: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let q = opt_value(query, "query")?;

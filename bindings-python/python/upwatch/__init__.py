@@ -435,6 +435,10 @@ class Monitor:
         """Every check's status and latest result, every service's status."""
         return self._m.status()
 
+    def status_json(self) -> str:
+        """:meth:`status` as JSON text, serialized by the engine (what HTTP endpoints send)."""
+        return self._m.status_json()
+
     def history(
         self,
         check: Names = None,

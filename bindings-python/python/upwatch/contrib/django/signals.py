@@ -44,7 +44,8 @@ run_skipped = Signal()
 host_sampled = Signal()
 history_failed = Signal()
 
-SIGNALS: Dict[str, Signal] = {kind: globals()[kind] for kind in EVENT_KINDS}
+SIGNALS: Dict[str, Signal] = {kind: globals().get(kind) or Signal() for kind in EVENT_KINDS}
+"""Every event kind's signal (kinds without a module attribute above are only here)."""
 
 
 def forward(event: Event) -> None:

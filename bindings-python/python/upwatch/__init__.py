@@ -602,6 +602,8 @@ class Monitor:
         await self._run(self.close, grace)
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_m"):
+            return "<upwatch.Monitor (not built)>"
         state = "closed" if self.closed else ("started" if self.started else "idle")
         return f"<upwatch.Monitor {state}>"
 

@@ -72,12 +72,20 @@ def build_monitor(conf: Optional[Dict[str, Any]] = None) -> Monitor:
             options["db"] = os.path.join(os.fspath(settings.BASE_DIR), "upwatch.db")
         if options.get("db") is not None:
             options["db"] = os.fspath(options["db"])
+        # Checks without a Python function go into the config with the services (so a
+        # service's `critical` list can name them); callable checks are registered after.
+        inline = [dict(spec) for spec in conf.get("checks") or [] if spec.get("name") not in functions]
+        if inline:
+            options["checks"] = inline
         if conf.get("services"):
             options["services"] = list(conf["services"])
         m = Monitor(config=options)
     for spec in conf.get("checks") or []:
         name = spec.get("name")
-        m.register(spec, _function(functions[name]) if name in functions else None)
+        if name in functions:
+            m.register(spec, _function(functions[name]))
+        elif conf.get("config"):  # the file's checks plus these
+            m.register(spec)
     m.on(None, signals.forward)
     return m
 

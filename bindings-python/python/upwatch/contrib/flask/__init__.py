@@ -109,10 +109,16 @@ class Upwatch:
             options = {k: conf[k] for k in MONITOR_KEYS if k in conf}
             if options.get("db") is not None:
                 options["db"] = os.fspath(options["db"])
+            # Checks without a Python function go into the config with the services (so a
+            # service's `critical` list can name them); callable checks are registered after.
+            inline = [dict(spec) for spec in conf.get("checks") or [] if spec.get("name") not in functions]
+            if inline:
+                options["checks"] = inline
             m = Monitor(config=options)
         for spec in conf.get("checks") or []:
             name = spec.get("name")
-            m.register(spec, functions.get(name))
+            if name in functions or conf.get("config"):
+                m.register(spec, functions.get(name))
         sender = app
 
         def forward(event: Event) -> None:

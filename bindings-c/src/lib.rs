@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -115,11 +115,19 @@ impl Fail {
     }
 
     fn null(arg: &str) -> Fail {
-        Fail::new(UPWATCH_NULL_ARGUMENT, "null_argument", format!("{arg} must not be NULL"))
+        Fail::new(
+            UPWATCH_NULL_ARGUMENT,
+            "null_argument",
+            format!("{arg} must not be NULL"),
+        )
     }
 
     fn json(arg: &str, e: impl std::fmt::Display) -> Fail {
-        let mut f = Fail::new(UPWATCH_INVALID_JSON, "invalid_json", format!("{arg}: invalid JSON: {e}"));
+        let mut f = Fail::new(
+            UPWATCH_INVALID_JSON,
+            "invalid_json",
+            format!("{arg}: invalid JSON: {e}"),
+        );
         f.path = Some(arg.to_string());
         f
     }
@@ -232,6 +240,8 @@ struct Handle {
     /// The event queue read by upwatch_next_event, with the process it belongs to (a forked
     /// child subscribes again to its own rebuilt engine).
     queue: Mutex<Option<(u32, EventStream)>>,
+    /// The process the queue belongs to, checked on every call without a lock.
+    queue_pid: AtomicU32,
     listeners: Mutex<BTreeMap<u64, Arc<Gate>>>,
 }
 
@@ -244,6 +254,7 @@ impl Handle {
             _ => {
                 let s = self.engine.events(&[])?;
                 *q = Some((pid, s.clone()));
+                self.queue_pid.store(pid, Ordering::SeqCst);
                 Ok(s)
             }
         }
@@ -267,6 +278,17 @@ static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
 static STRINGS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
 
 fn handle(m: *const upwatch_monitor) -> Result<Arc<Handle>, Fail> {
+    let h = lookup(m)?;
+    // In a forked child, the first call rebuilds the engine and subscribes the queue to the
+    // new one before anything happens, so the child's queue misses none of its own events.
+    if h.queue_pid.load(Ordering::SeqCst) != std::process::id() && !h.engine.is_closed() {
+        h.queue()?;
+    }
+    Ok(h)
+}
+
+/// The live handle `m` names, as it is.
+fn lookup(m: *const upwatch_monitor) -> Result<Arc<Handle>, Fail> {
     if m.is_null() {
         return Err(Fail::null("m"));
     }
@@ -440,6 +462,21 @@ pub extern "C" fn upwatch_string_free(s: *mut c_char) -> upwatch_result {
     })
 }
 
+/// How many strings the library handed out that were not freed yet (a diagnostic: tests
+/// assert it is back to what it was, since a string kept in the registry is no leak to valgrind).
+#[no_mangle]
+pub extern "C" fn upwatch_strings_outstanding(out_count: *mut usize) -> upwatch_result {
+    guard(|| {
+        if out_count.is_null() {
+            return Err(Fail::null("out_count"));
+        }
+        let n = lock(&STRINGS).len();
+        // SAFETY: checked non-NULL.
+        unsafe { *out_count = n };
+        Ok(())
+    })
+}
+
 /// A test hook: panics inside the panic boundary and returns UPWATCH_PANIC. It lets tests
 /// (and the curious) see that a panic never crosses into C. It does nothing else.
 #[no_mangle]
@@ -454,6 +491,7 @@ fn adopt(engine: Embedded, out: *mut *mut upwatch_monitor) -> Result<(), Fail> {
     let handle = Arc::new(Handle {
         engine,
         queue: Mutex::new(None),
+        queue_pid: AtomicU32::new(0),
         listeners: Mutex::new(BTreeMap::new()),
     });
     // The queue listens from the start, so no event between upwatch_new and the first
@@ -521,9 +559,13 @@ pub extern "C" fn upwatch_shutdown(m: *mut upwatch_monitor, grace_ms: u32) -> up
 #[no_mangle]
 pub extern "C" fn upwatch_free(m: *mut upwatch_monitor) -> upwatch_result {
     guard(|| {
-        handle(m)?;
+        lookup(m)?;
         let Some(h) = lock(&HANDLES).remove(&(m as usize)) else {
-            return Err(Fail::new(UPWATCH_INVALID_HANDLE, "invalid_handle", "the handle was freed"));
+            return Err(Fail::new(
+                UPWATCH_INVALID_HANDLE,
+                "invalid_handle",
+                "the handle was freed",
+            ));
         };
         h.close_listeners();
         h.engine.close();
@@ -839,7 +881,9 @@ pub extern "C" fn upwatch_on_event(
         });
         let (g, data) = (gate.clone(), UserData(user_data));
         let listener: Listener = Arc::new(move |event| {
-            let Ok(text) = CString::new(event.to_json().to_string()) else { return };
+            let Ok(text) = CString::new(event.to_json().to_string()) else {
+                return;
+            };
             let _calling = lock(&g.calling);
             if g.active.load(Ordering::SeqCst) {
                 let data = data;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable, List, Tuple
 
 import pytest
 
@@ -44,14 +45,15 @@ def test_register_many_problems_carry_the_index() -> None:
 
 def test_invalid_arguments_name_their_field() -> None:
     m = Monitor(host_interval="off", checks=[{"name": "beat", "kind": "push", "interval": "1m"}])
-    for call, field in [
+    cases: List[Tuple[Callable[[], object], str]] = [
         (lambda: m.history(limit=0), "limit"),
         (lambda: m.history(since="yesterday"), "since"),
         (lambda: m.history(status="sideways"), "status"),
         (lambda: m.uptime(window="forever"), "window"),
         (lambda: m.record("beat", ok=True, duration_ms=-1), "duration_ms"),
         (lambda: m.on("check_exploded", lambda e: None), "event"),
-    ]:
+    ]
+    for call, field in cases:
         with pytest.raises(upwatch.InvalidArgumentError) as info:
             call()
         assert isinstance(info.value, ValueError)

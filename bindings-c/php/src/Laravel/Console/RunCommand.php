@@ -1,0 +1,52 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Upwatch\Laravel\Console;
+
+use Illuminate\Console\Command;
+use Illuminate\Contracts\Events\Dispatcher;
+use Upwatch\Laravel\EventPump;
+use Upwatch\Monitor;
+
+/**
+ * Runs the checks on their schedules and dispatches upwatch events as Laravel events, until
+ * stopped (SIGTERM/SIGINT) or for --for seconds. Run it like queue:work, under a supervisor.
+ */
+class RunCommand extends Command
+{
+    protected $signature = 'upwatch:run {--for= : stop after this many seconds}';
+    protected $description = 'Run the upwatch checks on their schedules and dispatch their events';
+
+    private bool $stop = false;
+
+    public function handle(Monitor $monitor, Dispatcher $events): int
+    {
+        $monitor->start();
+        $info = $monitor->info();
+        $this->info(sprintf(
+            'upwatch: %d checks%s',
+            count($monitor->status()['checks'] ?? []),
+            $info['shared'] ? ($info['runs_checks'] ? ' (this process holds the lease)' : ' (another process runs the checks)') : ''
+        ));
+        if (function_exists('pcntl_async_signals')) {
+            pcntl_async_signals(true);
+            pcntl_signal(SIGTERM, function (): void {
+                $this->stop = true;
+            });
+            pcntl_signal(SIGINT, function (): void {
+                $this->stop = true;
+            });
+        }
+        $for = $this->option('for');
+        $until = $for === null ? null : microtime(true) + (float) $for;
+        $dispatched = 0;
+        while (!$this->stop && ($until === null || microtime(true) < $until)) {
+            $wait = $until === null ? 500 : (int) max(0, min(500, ($until - microtime(true)) * 1000));
+            $dispatched += EventPump::drain($monitor, $events, $wait, 1000);
+        }
+        $monitor->shutdown();
+        $this->info("upwatch: stopped ({$dispatched} events dispatched)");
+        return self::SUCCESS;
+    }
+}

@@ -54,8 +54,11 @@ fn py_err(e: EmbedError) -> PyErr {
     Python::attach(|py| {
         let build = || -> PyResult<PyErr> {
             let class = errors_module(py)?.getattr(class_for(e.code()))?;
-            let problems: Vec<(String, String)> =
-                e.problems().iter().map(|p| (p.path.clone(), p.message.clone())).collect();
+            let problems: Vec<(String, String)> = e
+                .problems()
+                .iter()
+                .map(|p| (p.path.clone(), p.message.clone()))
+                .collect();
             let kwargs = PyDict::new(py);
             kwargs.set_item("code", e.code().as_str())?;
             kwargs.set_item("problems", problems)?;
@@ -239,7 +242,11 @@ fn call_check(py: Python<'_>, f: &Py<PyAny>) -> Result<Option<String>, String> {
                 .name()
                 .map(|n| n.to_string())
                 .unwrap_or_else(|_| "Exception".into());
-            Err(if text.is_empty() { name } else { format!("{name}: {text}") })
+            Err(if text.is_empty() {
+                name
+            } else {
+                format!("{name}: {text}")
+            })
         }
     }
 }

@@ -227,6 +227,43 @@ pub enum Event {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A check went down: an incident opened (published right after its `check_status_changed`).
+    IncidentOpened {
+        /// `check@start-in-ms`, as in `incidents()`.
+        incident: String,
+        /// The check.
+        check: String,
+        /// Its service.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        /// Its tags.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+        /// When it started.
+        at: DateTime<Utc>,
+        /// The error that took the check down.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<crate::result::CheckError>,
+    },
+    /// A check came back up: its incident is resolved.
+    IncidentResolved {
+        /// The incident's id.
+        incident: String,
+        /// The check.
+        check: String,
+        /// Its service.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        /// Its tags.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+        /// When it started.
+        started: DateTime<Utc>,
+        /// When it was resolved.
+        at: DateTime<Utc>,
+        /// How long it lasted, in milliseconds.
+        duration_ms: f64,
+    },
 }
 
 /// The type of an event, for filters. Its names are the JSON `event` values.
@@ -256,11 +293,15 @@ pub enum EventKind {
     HostSampled,
     /// [`Event::HistoryFailed`]
     HistoryFailed,
+    /// [`Event::IncidentOpened`]
+    IncidentOpened,
+    /// [`Event::IncidentResolved`]
+    IncidentResolved,
 }
 
 impl EventKind {
     /// Every kind, for listing.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::CheckSucceeded,
         EventKind::CheckFailed,
         EventKind::CheckStatusChanged,
@@ -272,6 +313,8 @@ impl EventKind {
         EventKind::RunSkipped,
         EventKind::HostSampled,
         EventKind::HistoryFailed,
+        EventKind::IncidentOpened,
+        EventKind::IncidentResolved,
     ];
 
     /// The JSON name (`check_failed`).
@@ -288,6 +331,8 @@ impl EventKind {
             EventKind::RunSkipped => "run_skipped",
             EventKind::HostSampled => "host_sampled",
             EventKind::HistoryFailed => "history_failed",
+            EventKind::IncidentOpened => "incident_opened",
+            EventKind::IncidentResolved => "incident_resolved",
         }
     }
 
@@ -322,6 +367,8 @@ impl Event {
             Event::RunSkipped { .. } => EventKind::RunSkipped,
             Event::HostSampled(_) => EventKind::HostSampled,
             Event::HistoryFailed { .. } => EventKind::HistoryFailed,
+            Event::IncidentOpened { .. } => EventKind::IncidentOpened,
+            Event::IncidentResolved { .. } => EventKind::IncidentResolved,
         }
     }
 
@@ -334,7 +381,9 @@ impl Event {
             | Event::CheckUpdated { check, .. }
             | Event::CheckDeleted { check, .. }
             | Event::CheckPaused { check, .. }
-            | Event::RunSkipped { check, .. } => Some(check),
+            | Event::RunSkipped { check, .. }
+            | Event::IncidentOpened { check, .. }
+            | Event::IncidentResolved { check, .. } => Some(check),
             Event::ServiceStatusChanged { cause, .. } => Some(&cause.check),
             Event::HostSampled(_) | Event::HistoryFailed { .. } => None,
         }
@@ -348,7 +397,9 @@ impl Event {
             | Event::CheckRegistered { service, .. }
             | Event::CheckUpdated { service, .. }
             | Event::CheckDeleted { service, .. }
-            | Event::RunSkipped { service, .. } => service.as_deref(),
+            | Event::RunSkipped { service, .. }
+            | Event::IncidentOpened { service, .. }
+            | Event::IncidentResolved { service, .. } => service.as_deref(),
             Event::ServiceStatusChanged { service, .. } => Some(service),
             Event::CheckPaused { .. } | Event::HostSampled(_) | Event::HistoryFailed { .. } => None,
         }
@@ -358,7 +409,9 @@ impl Event {
     pub fn tags(&self) -> &[String] {
         match self {
             Event::CheckSucceeded(r) | Event::CheckFailed(r) => &r.tags,
-            Event::CheckStatusChanged { tags, .. } => tags,
+            Event::CheckStatusChanged { tags, .. }
+            | Event::IncidentOpened { tags, .. }
+            | Event::IncidentResolved { tags, .. } => tags,
             _ => &[],
         }
     }

@@ -131,6 +131,7 @@ impl EmbedError {
                 MonitorError::NotAPushCheck { .. } => ErrorCode::NotAPushCheck,
                 MonitorError::MissingCallable { .. } => ErrorCode::MissingCallable,
                 MonitorError::ShutDown => ErrorCode::Closed,
+                MonitorError::Store(crate::store::StoreError::InvalidQuery { .. }) => ErrorCode::InvalidArgument,
                 MonitorError::Store(_) => ErrorCode::Store,
                 MonitorError::Forwarded { .. } => ErrorCode::Forwarded,
                 MonitorError::Host { .. } => ErrorCode::Host,
@@ -154,6 +155,9 @@ impl EmbedError {
     pub fn path(&self) -> Option<&str> {
         match self {
             EmbedError::InvalidArgument { field, .. } => Some(field),
+            EmbedError::Monitor(MonitorError::Store(crate::store::StoreError::InvalidQuery { field, .. })) => {
+                Some(field)
+            }
             _ => self.problems().first().map(|p| p.path.as_str()),
         }
     }
@@ -939,6 +943,22 @@ impl Embedded {
     pub async fn uptime(&self, query: &Value, window_text: &str) -> Result<Vec<Uptime>, EmbedError> {
         let (q, w, monitor) = (history_query(query)?, window(window_text)?, self.monitor()?);
         self.on_runtime(async move { monitor.uptime(q, w).await }).await
+    }
+
+    /// Incidents of the checks matching the query ([`history_query`] shape), newest first, one page.
+    pub async fn incidents(&self, query: &Value) -> Result<Page<crate::alerts::incidents::Incident>, EmbedError> {
+        let (q, monitor) = (history_query(query)?, self.monitor()?);
+        self.on_runtime(async move { monitor.incidents(q).await }).await
+    }
+
+    /// Incidents, downtime, MTTR and MTBF per check over `window` (`"30d"`).
+    pub async fn incident_stats(
+        &self,
+        query: &Value,
+        window_text: &str,
+    ) -> Result<Vec<crate::alerts::incidents::IncidentStats>, EmbedError> {
+        let (q, w, monitor) = (history_query(query)?, window(window_text)?, self.monitor()?);
+        self.on_runtime(async move { monitor.incident_stats(q, w).await }).await
     }
 
     /// A host snapshot: the latest sampled one when younger than a second, otherwise sampled now.

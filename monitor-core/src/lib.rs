@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alerts;
 pub mod bus;
 pub mod checks;
 pub mod embed;

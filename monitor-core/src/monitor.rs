@@ -316,6 +316,8 @@ pub(crate) struct Entry {
     since: Option<DateTime<Utc>>,
     pub(crate) running: Option<CancellationToken>,
     last: Option<Arc<CheckResult>>,
+    /// When the check's open incident started (it is down, or degraded after being down).
+    incident: Option<DateTime<Utc>>,
     /// This check's host's concurrency limit, looked up once.
     pub(crate) host_limit: Option<Arc<Semaphore>>,
     runs: u64,
@@ -756,6 +758,35 @@ impl Monitor {
         self.read(move |s| s.uptime(&query, window, Utc::now())).await
     }
 
+    /// Incidents (down until back up) of the checks matching `query` that started in its
+    /// time range, plus those still open, newest first, one page.
+    ///
+    /// ```no_run
+    /// # async fn demo(m: monitor_core::Monitor) -> Result<(), monitor_core::MonitorError> {
+    /// use monitor_core::store::HistoryQuery;
+    /// for i in m.incidents(HistoryQuery::default().check("api")).await?.items {
+    ///     println!("{} {} open={} {:.0} ms", i.id, i.started, i.open, i.duration_ms);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn incidents(
+        &self,
+        query: HistoryQuery,
+    ) -> Result<Page<crate::alerts::incidents::Incident>, MonitorError> {
+        self.read(move |s| crate::alerts::incidents::incidents(s, &query, Utc::now()))
+            .await
+    }
+
+    /// Incidents, downtime, MTTR and MTBF per check over the last `window`.
+    pub async fn incident_stats(
+        &self,
+        query: HistoryQuery,
+        window: Duration,
+    ) -> Result<Vec<crate::alerts::incidents::IncidentStats>, MonitorError> {
+        self.read(move |s| crate::alerts::incidents::stats(s, &query, window, Utc::now()))
+            .await
+    }
+
     /// Whether the history store may be shared by several processes (SQLite), so that
     /// only the holder of the scheduler lease runs checks.
     pub fn is_shared(&self) -> bool {
@@ -878,6 +909,8 @@ impl Inner {
                     since: restored.map(|r| r.1),
                     running: None,
                     last: None,
+                    // Down when the process stopped: the incident is still open.
+                    incident: restored.filter(|r| r.0 == Status::Down).map(|r| r.1),
                     host_limit,
                     runs: 0,
                     failures: 0,
@@ -1028,6 +1061,8 @@ impl Inner {
         }
         let change = entry.state.apply(outcome, spec.retries, spec.success_threshold);
         let retry = entry.state.wants_retry(spec.retries);
+        // Where the current settled status began: the start of an incident that this change ends.
+        let settled_since = entry.since;
         if change.is_some() {
             entry.since = Some(result.at);
         }
@@ -1066,8 +1101,40 @@ impl Inner {
                 previous,
                 status,
                 at,
-                error: if status == Status::Down { error } else { None },
+                error: if status == Status::Down { error.clone() } else { None },
             });
+            // An incident spans from the change to down to the change back up; degraded in
+            // between stays inside it (its start is then the down change's, not the degraded one's).
+            let in_incident = reg.checks.get(name).is_some_and(|e| e.incident.is_some());
+            if status == Status::Down && !in_incident {
+                if let Some(e) = reg.checks.get_mut(name) {
+                    e.incident = Some(at);
+                }
+                self.bus.publish(Event::IncidentOpened {
+                    incident: crate::alerts::incidents::Incident::id_of(name, at),
+                    check: name.to_string(),
+                    service: spec.service.clone(),
+                    tags: spec.tags.clone(),
+                    at,
+                    error,
+                });
+            } else if status == Status::Up && in_incident {
+                let started = reg
+                    .checks
+                    .get_mut(name)
+                    .and_then(|e| e.incident.take())
+                    .or(settled_since)
+                    .unwrap_or(at);
+                self.bus.publish(Event::IncidentResolved {
+                    incident: crate::alerts::incidents::Incident::id_of(name, started),
+                    check: name.to_string(),
+                    service: spec.service.clone(),
+                    tags: spec.tags.clone(),
+                    started,
+                    at,
+                    duration_ms: (at - started).num_milliseconds().max(0) as f64,
+                });
+            }
             if let Some(service) = &spec.service {
                 Self::refresh_service_locked(
                     &self.bus,

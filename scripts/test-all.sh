@@ -47,3 +47,27 @@ assert {"check_succeeded", "check_failed", "check_status_changed", "service_stat
 assert len(checks) >= 8, checks
 print("demo agent: %d events from %d checks" % (len(events), len(checks)))
 '
+
+# ---- The bindings: each script installs what it needs, builds its artifact once (debug,
+# in the shared target dir) and runs its own runners, which print their own summaries. ----
+failed=()
+binding() {
+    local name=$1 script=$2
+    step "$name ($script)"
+    if bash "$script"; then
+        echo "$name: passed"
+    else
+        echo "$name: FAILED"
+        failed+=("$name")
+    fi
+}
+binding "Python binding, Django and Flask (pytest, mypy --strict)" bindings-python/scripts/test.sh
+binding "Node binding and Express (node --test, tsc --strict)" bindings-node/scripts/test.sh
+binding "C library (valgrind), PHP FFI and Laravel (phpunit)" bindings-c/scripts/test.sh
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "test-all: FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "test-all: every runner passed"

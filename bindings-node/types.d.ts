@@ -234,12 +234,26 @@ export type UpwatchEvent =
   | ({ event: 'host_sampled' } & HostSnapshot)
   | { event: 'history_failed'; message: string; at: string }
 
+/** camelCase event names and the core's names they stand for. */
+export interface EventNames {
+  checkSucceeded: 'check_succeeded'
+  checkFailed: 'check_failed'
+  checkStatusChanged: 'check_status_changed'
+  serviceStatusChanged: 'service_status_changed'
+  checkRegistered: 'check_registered'
+  checkUpdated: 'check_updated'
+  checkDeleted: 'check_deleted'
+  checkPaused: 'check_paused'
+  runSkipped: 'run_skipped'
+  hostSampled: 'host_sampled'
+  historyFailed: 'history_failed'
+}
+
 /** Event names for `on`/`off`/`events()`: camelCase, or the core's snake_case. */
-export type EventName =
-  | 'checkSucceeded' | 'checkFailed' | 'checkStatusChanged' | 'serviceStatusChanged'
-  | 'checkRegistered' | 'checkUpdated' | 'checkDeleted' | 'checkPaused' | 'runSkipped'
-  | 'hostSampled' | 'historyFailed'
-  | UpwatchEvent['event']
+export type EventName = keyof EventNames | UpwatchEvent['event']
+
+/** The event a listener of `E` receives. */
+export type EventOf<E extends EventName> = Extract<UpwatchEvent, { event: E extends keyof EventNames ? EventNames[E] : E }>
 
 /** The `code` of every error the package throws or rejects with. */
 export type UpwatchErrorCode =

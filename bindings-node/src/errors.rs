@@ -19,8 +19,11 @@ pub struct Failure {
 impl From<EmbedError> for Failure {
     fn from(e: EmbedError) -> Self {
         let code = e.code().as_str();
-        let mut problems: Vec<(String, String)> =
-            e.problems().iter().map(|p| (p.path.clone(), p.message.clone())).collect();
+        let mut problems: Vec<(String, String)> = e
+            .problems()
+            .iter()
+            .map(|p| (p.path.clone(), p.message.clone()))
+            .collect();
         if let (EmbedError::InvalidArgument { field, message }, true) = (&e, problems.is_empty()) {
             problems.push((field.clone(), message.clone()));
         }
@@ -97,5 +100,70 @@ pub fn guard<T>(env: &Env, f: impl FnOnce() -> std::result::Result<T, Failure>) 
         Ok(Ok(v)) => Ok(v),
         Ok(Err(failure)) => Err(failure.into_napi(env)),
         Err(payload) => Err(Failure::panic(payload).into_napi(env)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monitor_core::embed::ErrorCode;
+
+    /// Every core code, checked exhaustively: a new `ErrorCode` fails to compile here until
+    /// it is listed (and then must appear in the TypeScript union).
+    fn every_code() -> Vec<ErrorCode> {
+        use ErrorCode::*;
+        let all = vec![
+            Spec,
+            UnknownCheck,
+            DuplicateCheck,
+            NotAPushCheck,
+            MissingCallable,
+            Store,
+            Forwarded,
+            Host,
+            InvalidArgument,
+            Closed,
+            Panic,
+            Runtime,
+        ];
+        for c in &all {
+            match c {
+                Spec | UnknownCheck | DuplicateCheck | NotAPushCheck | MissingCallable | Store | Forwarded | Host
+                | InvalidArgument | Closed | Panic | Runtime => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_error_code_has_its_js_code_in_the_typescript_types() {
+        let types = include_str!("../types.d.ts");
+        for code in every_code() {
+            let f = Failure {
+                code: code.as_str(),
+                message: String::new(),
+                path: None,
+                problems: Vec::new(),
+            };
+            let js = f.js_code();
+            assert!(js.starts_with("UPWATCH_") && js == js.to_ascii_uppercase(), "{js}");
+            assert!(types.contains(&format!("'{js}'")), "{js} is missing from types.d.ts");
+        }
+    }
+
+    #[test]
+    fn spec_errors_keep_every_problem_and_argument_errors_name_their_field() {
+        let spec = monitor_core::embed::Embedded::from_value(serde_json::json!({ "lease": "soon", "threads": 0 }))
+            .err()
+            .unwrap();
+        let f = Failure::from(spec);
+        assert_eq!((f.code, f.path.as_deref()), ("spec", Some("lease")));
+        assert_eq!(f.problems.len(), 2);
+        assert_eq!(f.js_code(), "UPWATCH_SPEC");
+        let f = Failure::from(monitor_core::embed::window("soon").unwrap_err());
+        assert_eq!((f.code, f.path.as_deref()), ("invalid_argument", Some("window")));
+        assert_eq!(f.problems[0].0, "window");
+        let p = Failure::panic(Box::new("boom"));
+        assert_eq!((p.code, p.message.as_str()), ("panic", "internal error: boom"));
     }
 }

@@ -104,7 +104,9 @@ impl EventStream {
     #[napi(ts_return_type = "Promise<UpwatchEvent | null>")]
     pub fn next_within<'e>(&self, env: &'e Env, timeout_ms: f64) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         if !timeout_ms.is_finite() || timeout_ms < 0.0 {
-            return Err(Failure::invalid("timeoutMs", format!("must be a number >= 0, got {timeout_ms}")).into_napi(env));
+            return Err(
+                Failure::invalid("timeoutMs", format!("must be a number >= 0, got {timeout_ms}")).into_napi(env),
+            );
         }
         let (stream, ended) = (self.current(), self.ended.clone());
         let timeout = Duration::from_secs_f64(timeout_ms / 1000.0);
@@ -114,12 +116,21 @@ impl EventStream {
     }
 
     /// Ends the stream (what `break` in `for await` calls); pending reads finish with `done: true`.
-    #[napi(js_name = "return", ts_return_type = "Promise<IteratorResult<UpwatchEvent, undefined>>")]
+    #[napi(
+        js_name = "return",
+        ts_return_type = "Promise<IteratorResult<UpwatchEvent, undefined>>"
+    )]
     pub fn finish<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.ended.notify_waiters();
         promise(env, async { Ok(()) }, |env, ()| {
-            to_js(env, &Step { done: true, value: None })
+            to_js(
+                env,
+                &Step {
+                    done: true,
+                    value: None,
+                },
+            )
         })
     }
 

@@ -76,7 +76,10 @@ fn names_of(arg: Option<Value>) -> std::result::Result<Option<Vec<String>>, Fail
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) => Ok(s),
-                other => Err(Failure::invalid(&format!("names[{i}]"), format!("expected a check name, got {other}"))),
+                other => Err(Failure::invalid(
+                    &format!("names[{i}]"),
+                    format!("expected a check name, got {other}"),
+                )),
             })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map(Some),
@@ -111,7 +114,10 @@ fn report_of(arg: Option<Value>, needs_duration: bool) -> std::result::Result<Re
     };
     let duration_ms = match o.get("duration_ms") {
         None | Some(Value::Null) if needs_duration => {
-            return Err(Failure::invalid("durationMs", "is required (milliseconds the work took)"))
+            return Err(Failure::invalid(
+                "durationMs",
+                "is required (milliseconds the work took)",
+            ))
         }
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_f64(),
@@ -127,7 +133,11 @@ fn report_of(arg: Option<Value>, needs_duration: bool) -> std::result::Result<Re
             return Err(Failure::invalid(key, "unknown option (ok, message, durationMs)"));
         }
     }
-    Ok(Report { ok, message, duration_ms })
+    Ok(Report {
+        ok,
+        message,
+        duration_ms,
+    })
 }
 
 #[napi]
@@ -162,14 +172,14 @@ impl Monitor {
     /// Registers a check (the core's spec shape). A `kind: 'callable'` check takes its JS
     /// function (sync or async: resolving passes, a string value is the message; throwing or
     /// rejecting fails with the error's message). Registering an existing name replaces it.
-    #[napi(ts_args_type = "spec: CheckSpec, check?: CheckFunction", ts_return_type = "Promise<void>")]
-    pub fn register<'e>(
-        &self,
-        env: &'e Env,
-        spec: Value,
-        check: Option<JsCheck<'_>>,
-    ) -> Result<PromiseRaw<'e, ()>> {
-        let f = guard(env, || check.as_ref().map(callable::from_js).transpose().map_err(napi_failure))?;
+    #[napi(
+        ts_args_type = "spec: CheckSpec, check?: CheckFunction",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn register<'e>(&self, env: &'e Env, spec: Value, check: Option<JsCheck<'_>>) -> Result<PromiseRaw<'e, ()>> {
+        let f = guard(env, || {
+            check.as_ref().map(callable::from_js).transpose().map_err(napi_failure)
+        })?;
         let engine = self.engine.clone();
         let spec = snake_keys(spec);
         promise(env, async move { Ok(engine.register(spec, f).await?) }, |_, ()| Ok(()))
@@ -181,14 +191,21 @@ impl Monitor {
     pub fn register_many<'e>(&self, env: &'e Env, specs: Vec<Value>) -> Result<PromiseRaw<'e, ()>> {
         let engine = self.engine.clone();
         let specs = specs.into_iter().map(snake_keys).collect();
-        promise(env, async move { Ok(engine.register_many(specs).await?) }, |_, ()| Ok(()))
+        promise(env, async move { Ok(engine.register_many(specs).await?) }, |_, ()| {
+            Ok(())
+        })
     }
 
     /// Replaces a check's spec (matched by name), keeping its status; a callable check keeps
     /// its function unless a new one is given.
-    #[napi(ts_args_type = "spec: CheckSpec, check?: CheckFunction", ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "spec: CheckSpec, check?: CheckFunction",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn update<'e>(&self, env: &'e Env, spec: Value, check: Option<JsCheck<'_>>) -> Result<PromiseRaw<'e, ()>> {
-        let f = guard(env, || check.as_ref().map(callable::from_js).transpose().map_err(napi_failure))?;
+        let f = guard(env, || {
+            check.as_ref().map(callable::from_js).transpose().map_err(napi_failure)
+        })?;
         let engine = self.engine.clone();
         let spec = snake_keys(spec);
         promise(env, async move { Ok(engine.update(spec, f).await?) }, |_, ()| Ok(()))
@@ -216,23 +233,38 @@ impl Monitor {
     }
 
     /// Runs the named checks (all when none are named) now; resolves with their results.
-    #[napi(ts_args_type = "names?: string | string[]", ts_return_type = "Promise<CheckResult[]>")]
+    #[napi(
+        ts_args_type = "names?: string | string[]",
+        ts_return_type = "Promise<CheckResult[]>"
+    )]
     pub fn run_now<'e>(&self, env: &'e Env, names: Option<Value>) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         let names = guard(env, || names_of(names))?;
         let engine = self.engine.clone();
-        promise(env, async move { Ok(engine.run_now(names).await?) }, |env, r| to_js(env, &r))
+        promise(env, async move { Ok(engine.run_now(names).await?) }, |env, r| {
+            to_js(env, &r)
+        })
     }
 
     /// A heartbeat for a push check (`{ ok: false, message }` reports a failure).
-    #[napi(ts_args_type = "name: string, options?: PushOptions", ts_return_type = "Promise<CheckResult>")]
+    #[napi(
+        ts_args_type = "name: string, options?: PushOptions",
+        ts_return_type = "Promise<CheckResult>"
+    )]
     pub fn push<'e>(&self, env: &'e Env, name: String, options: Option<Value>) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         let r = guard(env, || report_of(options, false))?;
         let engine = self.engine.clone();
-        promise(env, async move { Ok(engine.push(&name, r.ok, r.message).await?) }, |env, r| to_js(env, &r))
+        promise(
+            env,
+            async move { Ok(engine.push(&name, r.ok, r.message).await?) },
+            |env, r| to_js(env, &r),
+        )
     }
 
     /// A result from the service's own traffic, on a push check, with its measured duration.
-    #[napi(ts_args_type = "name: string, options: RecordOptions", ts_return_type = "Promise<CheckResult>")]
+    #[napi(
+        ts_args_type = "name: string, options: RecordOptions",
+        ts_return_type = "Promise<CheckResult>"
+    )]
     pub fn record<'e>(&self, env: &'e Env, name: String, options: Value) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         let r = guard(env, || report_of(Some(options), true))?;
         let engine = self.engine.clone();
@@ -253,19 +285,29 @@ impl Monitor {
     }
 
     /// A page of stored results, newest first: `{ items, next_cursor }`.
-    #[napi(ts_args_type = "query?: HistoryQuery", ts_return_type = "Promise<Page<StoredResult>>")]
+    #[napi(
+        ts_args_type = "query?: HistoryQuery",
+        ts_return_type = "Promise<Page<StoredResult>>"
+    )]
     pub fn history<'e>(&self, env: &'e Env, query: Option<Value>) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         let q = guard(env, || query_of(query))?;
         let engine = self.engine.clone();
-        promise(env, async move { Ok(engine.history(&q).await?) }, |env, r| to_js(env, &r))
+        promise(env, async move { Ok(engine.history(&q).await?) }, |env, r| {
+            to_js(env, &r)
+        })
     }
 
     /// A page of status changes, newest first.
-    #[napi(ts_args_type = "query?: HistoryQuery", ts_return_type = "Promise<Page<StatusChange>>")]
+    #[napi(
+        ts_args_type = "query?: HistoryQuery",
+        ts_return_type = "Promise<Page<StatusChange>>"
+    )]
     pub fn status_changes<'e>(&self, env: &'e Env, query: Option<Value>) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         let q = guard(env, || query_of(query))?;
         let engine = self.engine.clone();
-        promise(env, async move { Ok(engine.status_changes(&q).await?) }, |env, r| to_js(env, &r))
+        promise(env, async move { Ok(engine.status_changes(&q).await?) }, |env, r| {
+            to_js(env, &r)
+        })
     }
 
     /// The latest stored result of each check matching the query.
@@ -273,7 +315,9 @@ impl Monitor {
     pub fn latest<'e>(&self, env: &'e Env, query: Option<Value>) -> Result<PromiseRaw<'e, Unknown<'e>>> {
         let q = guard(env, || query_of(query))?;
         let engine = self.engine.clone();
-        promise(env, async move { Ok(engine.latest(&q).await?) }, |env, r| to_js(env, &r))
+        promise(env, async move { Ok(engine.latest(&q).await?) }, |env, r| {
+            to_js(env, &r)
+        })
     }
 
     /// Uptime and latency percentiles over `window` (default `"30d"`) for a check, a list of
@@ -291,7 +335,9 @@ impl Monitor {
         let q = guard(env, || query_of(check))?;
         let window = window.unwrap_or_else(|| "30d".to_string());
         let engine = self.engine.clone();
-        promise(env, async move { Ok(engine.uptime(&q, &window).await?) }, |env, r| to_js(env, &r))
+        promise(env, async move { Ok(engine.uptime(&q, &window).await?) }, |env, r| {
+            to_js(env, &r)
+        })
     }
 
     /// A host snapshot (the latest sample when younger than a second, otherwise sampled now).
@@ -361,7 +407,11 @@ impl Monitor {
     /// Calls `listener` with every event of that name (`'checkFailed'`, `'checkStatusChanged'`,
     /// ... or the core's `'check_failed'`). Listeners run on the JS thread; listening does not
     /// keep the process alive.
-    #[napi(ts_args_type = "event: EventName, listener: (event: UpwatchEvent) => void", ts_return_type = "this")]
+    #[napi(
+        ts_generic_types = "E extends EventName",
+        ts_args_type = "event: E, listener: (event: EventOf<E>) => void",
+        ts_return_type = "this"
+    )]
     pub fn on<'t>(&self, env: &Env, this: This<'t>, event: String, listener: JsListener<'_>) -> Result<This<'t>> {
         let kind = guard(env, || Ok(kinds(std::slice::from_ref(&event))?[0]))?;
         let tsfn = Arc::new(listener_tsfn(&listener)?);
@@ -386,7 +436,11 @@ impl Monitor {
     }
 
     /// Removes a listener added with `on` (the same event name and function).
-    #[napi(ts_args_type = "event: EventName, listener: (event: UpwatchEvent) => void", ts_return_type = "this")]
+    #[napi(
+        ts_generic_types = "E extends EventName",
+        ts_args_type = "event: E, listener: (event: EventOf<E>) => void",
+        ts_return_type = "this"
+    )]
     pub fn off<'t>(&self, env: &Env, this: This<'t>, event: String, listener: JsListener<'_>) -> Result<This<'t>> {
         let kind = guard(env, || Ok(kinds(std::slice::from_ref(&event))?[0]))?;
         let mut list = self.listening();
@@ -447,5 +501,8 @@ pub fn panic_for_tests<'e>(env: &'e Env, place: String) -> Result<Either<Promise
     if place == "async" {
         return promise(env, async { panic!("deliberate panic (async)") }, |_, ()| Ok(())).map(Either::A);
     }
-    guard(env, || -> std::result::Result<(), Failure> { panic!("deliberate panic (sync)") }).map(Either::B)
+    guard(env, || -> std::result::Result<(), Failure> {
+        panic!("deliberate panic (sync)")
+    })
+    .map(Either::B)
 }

@@ -7,14 +7,17 @@
 //!    one transaction per row, and with the bulk ceiling (one transaction, one prepared
 //!    statement, raw rows only).
 //! 2. Bytes on disk per stored result (the whole file: results, rollups, latest, ids),
-//!    with retention applied as a 30-day install keeps it (minute rollups for 2 days).
+//!    with retention applied as a 30-day install keeps it (minute rollups for 2 days;
+//!    checks every 60 s have none, their short windows are read from raw results).
 //! 3. Query times on a file holding 1,000 checks x 30 days at 60 s (43.2 million
-//!    results): uptime and p95 over 30 days for all checks, latest of all checks, a page
-//!    of 100 raw results.
+//!    results): uptime and p95 over 30 days for all checks (and over the last hour,
+//!    whose edges come from raw results), latest of all checks, a page of 100 raw results.
 //!
-//! Run: `cargo bench -p upwatch-benches --bench store` (about 5 minutes; the 43 M file
-//! is built in a temp dir). Without `--bench` (as `cargo test` runs it) everything runs
-//! at a small scale as a smoke test.
+//! Run: `cargo bench -p upwatch-benches --bench store -- --bench` (about 10 minutes; the
+//! 43 M file is built in a temp dir). Without `--bench` (as `cargo test` runs it)
+//! everything runs at a small scale as a smoke test. `UPWATCH_BENCH_FILE=path` keeps the
+//! 30-day file there and, when it exists, reuses it instead of filling it again (for
+//! working on queries; its window then ends when it was filled, not now).
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use monitor_core::store::{Batch, HistoryQuery, SqliteStore, Store};
@@ -211,10 +214,19 @@ fn main() {
 
     // 2. and 3. The 30-day file.
     let days = if quick { 1 } else { 30 };
-    let path = dir.path().join("month.db");
+    let kept = std::env::var_os("UPWATCH_BENCH_FILE").map(std::path::PathBuf::from);
+    let reused = kept.as_ref().is_some_and(|p| p.exists());
+    let path = kept.unwrap_or_else(|| dir.path().join("month.db"));
     let store = SqliteStore::open(&path).unwrap();
     let mut gen = Gen::new(checks);
-    let (n, secs) = fill(&store, &mut gen, checks, days * 24 * 60, 50_000);
+    let (n, secs) = if reused {
+        println!("   (reusing {})", path.display());
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let n: i64 = c.query_row("SELECT count(*) FROM results", [], |r| r.get(0)).unwrap();
+        (n as u64, f64::NAN)
+    } else {
+        fill(&store, &mut gen, checks, days * 24 * 60, 50_000)
+    };
     // Steady state for a file that keeps 30 days of raw results: minute rollups kept two days.
     let keep = monitor_core::store::Retention {
         raw: Duration::from_secs(31 * 86_400),
@@ -236,7 +248,7 @@ fn main() {
     let bytes = store.used_bytes().unwrap();
     store.checkpoint().unwrap();
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(dir.path().join("month.db-wal"))
+        + std::fs::metadata(format!("{}-wal", path.display()))
             .map(|m| m.len())
             .unwrap_or(0);
     println!(
@@ -256,6 +268,9 @@ fn main() {
             .uptime(&all, Duration::from_secs(days as u64 * 86_400), Utc::now())
             .unwrap()
     });
+    let (up_hour, ms_up_hour) = best_of(5, || {
+        store.uptime(&all, Duration::from_secs(3_600), Utc::now()).unwrap()
+    });
     let (latest, ms_latest) = best_of(5, || store.latest(&all).unwrap());
     let one = HistoryQuery::default().check("check-0500").limit(100);
     let one = if quick {
@@ -274,6 +289,10 @@ fn main() {
         up.len(),
         up[0].uptime_pct.unwrap_or(0.0),
         up[0].p95_ms.unwrap_or(0.0)
+    );
+    println!(
+        "   the same over the last hour (edges from raw results): {ms_up_hour:.1} ms ({} results counted)",
+        up_hour.iter().map(|u| u.count).sum::<u64>()
     );
     println!("   latest status of all {} checks: {ms_latest:.2} ms", latest.len());
     println!(

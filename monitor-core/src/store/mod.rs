@@ -13,7 +13,6 @@ pub mod writer;
 
 pub use memory::MemoryStore;
 pub use sketch::LatencySketch;
-pub(crate) use sketch::SketchSum;
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};

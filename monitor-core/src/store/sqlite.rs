@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::sketch::{bucket_of, merge_encoded, SketchSum};
 use super::{
-    decode_cursor, encode_cursor, status_code, status_from, Batch, HistoryQuery, LatencySketch, Page, Retention,
-    StatusChange, Store, StoreError, StoredError, StoredResult, Uptime,
+    decode_cursor, encode_cursor, status_code, status_from, Batch, HistoryQuery, Page, Retention, StatusChange, Store,
+    StoreError, StoredError, StoredResult, Uptime,
 };
 use crate::result::{ErrorKind, Status};
 
@@ -116,8 +117,29 @@ CREATE TABLE host_samples (
 );
 ";
 
+/// Version 4: minute rollups only for checks that run more often than once a minute
+/// (for the others a minute rollup is as big as the one raw row it sums up, and short
+/// windows read raw rows instead), and how far back each level is complete:
+/// - `minute_since`: minute rollups of the check are complete from this time on (NULL:
+///   the check has none that count; its short windows are read from raw rows);
+/// - `raw_since`: raw results of the check are complete from this time on (NULL: since
+///   the check began); retention moves it forward as it deletes.
+///
+/// Sketches are written in a dense form from this version on; the sparse form of older
+/// rows is still read (see `sketch.rs`), so nothing is rewritten here.
+const SCHEMA_V4: &str = "
+ALTER TABLE checks ADD COLUMN minute_since INTEGER;
+ALTER TABLE checks ADD COLUMN raw_since INTEGER;
+UPDATE checks SET raw_since = (SELECT min(at) FROM results WHERE check_id = checks.id);
+";
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3)])
+    Migrations::new(vec![
+        M::up(SCHEMA_V1),
+        M::up(SCHEMA_V2),
+        M::up(SCHEMA_V3),
+        M::up(SCHEMA_V4),
+    ])
 }
 
 /// Brings the schema up to date. Several processes may open a new file at once: the
@@ -145,11 +167,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Rollup levels: (level id, bucket width in milliseconds). Minute rollups serve
-/// recent, fine-grained dashboards and are kept briefly (two days by default); for a
-/// check every 60 s each one is as big as the raw row it summarises.
+/// recent, fine-grained dashboards and are kept briefly (two days by default); they are
+/// written only for checks that run more often than once a minute (see [`Density`]).
 const LEVELS: [(i64, i64); 3] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000)];
 const MINUTE: i64 = 0;
 const HOUR: i64 = 1;
@@ -195,12 +217,39 @@ struct Writer {
     ids: Ids,
 }
 
-/// Ids of checks and errors already in the file, so rows carry small integers.
+/// Ids of checks and errors already in the file, so rows carry small integers, and
+/// what the writer knows of each check's pace.
 #[derive(Default)]
 struct Ids {
     check_ids: HashMap<String, i64>,
-    error_ids: HashMap<(ErrorKind, String), i64>,
+    error_ids: HashMap<ErrorKind, HashMap<String, i64>>,
+    density: HashMap<i64, Density>,
+    /// `PRAGMA data_version` when the cached `minute_since` values were read: another
+    /// connection's commit (another process's writer, retention) may have changed them.
+    data_version: i64,
 }
+
+/// A check's pace, estimated from the gaps between its results, decides whether it
+/// gets minute rollups: they pay for a check that runs more often than once a minute
+/// (a minute rollup then sums several results); for a check every minute or slower one
+/// would be as big as the raw row, and cost as much to write. The decision is kept in
+/// `checks.minute_since`, so reads know from when a check's minute rollups are complete.
+/// (Estimated rather than taken from the spec so that every writer, the monitor or any
+/// other, gets it right; a wrong guess costs space or speed, never a wrong answer.)
+#[derive(Default)]
+struct Density {
+    /// Newest result seen.
+    last_at: Option<i64>,
+    /// Moving average of the gap between results, ms (0 until two results are seen).
+    gap: i64,
+    /// `checks.minute_since` as the file has it, once read (`None`: not read yet).
+    minute_since: Option<Option<i64>>,
+}
+
+/// Below this average gap a check gets minute rollups ...
+const DENSE_BELOW_MS: i64 = 45_000;
+/// ... and above this one it no longer does (apart, so a check near the line does not flip).
+const SPARSE_ABOVE_MS: i64 = 55_000;
 
 fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -220,13 +269,9 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
-            let a: Vec<u8> = ctx.get(0)?;
-            let b: Vec<u8> = ctx.get(1)?;
-            let mut merged = LatencySketch::decode(&a).unwrap_or_default();
-            if let Some(other) = LatencySketch::decode(&b) {
-                merged.merge(&other);
-            }
-            Ok(merged.encode())
+            let a = ctx.get_raw(0).as_blob().unwrap_or_default();
+            let b = ctx.get_raw(1).as_blob().unwrap_or_default();
+            Ok(merge_encoded(a, b))
         },
     )?;
     Ok(())
@@ -344,23 +389,70 @@ impl Ids {
         Ok(id)
     }
 
-    fn error_id(&mut self, tx: &rusqlite::Transaction, e: Option<&StoredError>) -> Result<Option<i64>, StoreError> {
-        let Some(e) = e else { return Ok(None) };
-        let key = (e.kind, e.message.clone());
-        if let Some(id) = self.error_ids.get(&key) {
+    fn error_id(
+        &mut self,
+        tx: &rusqlite::Transaction,
+        e: Option<(ErrorKind, &str)>,
+    ) -> Result<Option<i64>, StoreError> {
+        let Some((kind, message)) = e else { return Ok(None) };
+        if let Some(id) = self.error_ids.get(&kind).and_then(|m| m.get(message)) {
             return Ok(Some(*id));
         }
         tx.execute(
             "INSERT INTO errors (kind, message) VALUES (?1, ?2) ON CONFLICT (kind, message) DO NOTHING",
-            params![kind_name(e.kind), e.message],
+            params![kind_name(kind), message],
         )?;
         let id: i64 = tx.query_row(
             "SELECT id FROM errors WHERE kind = ?1 AND message = ?2",
-            params![kind_name(e.kind), e.message],
+            params![kind_name(kind), message],
             |r| r.get(0),
         )?;
-        self.error_ids.insert(key, id);
+        self.error_ids.entry(kind).or_default().insert(message.to_string(), id);
         Ok(Some(id))
+    }
+
+    /// Takes a result of check `id` at `at` into its pace; returns from when the check's
+    /// minute rollups are kept (`None`: it has none), and records a change of that in
+    /// `changed` (written to `checks` with the batch).
+    fn pace(
+        &mut self,
+        tx: &rusqlite::Transaction,
+        id: i64,
+        at: i64,
+        changed: &mut HashMap<i64, Option<i64>>,
+    ) -> Result<Option<i64>, StoreError> {
+        let d = self.density.entry(id).or_default();
+        let since = match d.minute_since {
+            Some(since) => since,
+            None => {
+                let since: Option<i64> =
+                    tx.query_row("SELECT minute_since FROM checks WHERE id = ?1", [id], |r| r.get(0))?;
+                d.minute_since = Some(since);
+                since
+            }
+        };
+        match d.last_at {
+            Some(last) if at > last => {
+                let gap = at - last;
+                d.gap = if d.gap == 0 { gap } else { (3 * d.gap + gap) / 4 };
+                d.last_at = Some(at);
+            }
+            Some(_) => {}
+            None => d.last_at = Some(at),
+        }
+        let now = match since {
+            None if d.gap > 0 && d.gap < DENSE_BELOW_MS => {
+                // From the next whole minute: this one has results without a rollup.
+                Some(at - at.rem_euclid(LEVELS[0].1) + LEVELS[0].1)
+            }
+            Some(_) if d.gap > SPARSE_ABOVE_MS => None,
+            keep => keep,
+        };
+        if now != since {
+            d.minute_since = Some(now);
+            changed.insert(id, now);
+        }
+        Ok(now)
     }
 }
 
@@ -376,11 +468,11 @@ struct Agg {
     sum_us: i64,
     min_us: i64,
     max_us: i64,
-    sketch: LatencySketch,
+    sketch: SketchSum,
 }
 
 impl Agg {
-    fn add(&mut self, status: Status, us: i64) {
+    fn add(&mut self, status: Status, us: i64, bucket: usize) {
         if self.count == 0 || us < self.min_us {
             self.min_us = us;
         }
@@ -392,7 +484,7 @@ impl Agg {
             Status::Degraded => self.degraded += 1,
             Status::Up => {}
         }
-        self.sketch.add(us.max(0) as u64);
+        self.sketch.add_bucket(bucket, 1);
     }
 }
 
@@ -405,6 +497,13 @@ impl Store for SqliteStore {
         let Writer { conn, ids: w } = &mut *guard;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let result = (|| -> Result<(), StoreError> {
+            let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+            if version != w.data_version {
+                for d in w.density.values_mut() {
+                    d.minute_since = None;
+                }
+                w.data_version = version;
+            }
             for c in &batch.checks {
                 let tags = serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into());
                 tx.execute(
@@ -419,17 +518,14 @@ impl Store for SqliteStore {
             }
             let mut newest: HashMap<i64, LatestRow> = HashMap::new();
             let mut aggs: HashMap<(i64, i64, i64), Agg> = HashMap::new();
+            let mut paced: HashMap<i64, Option<i64>> = HashMap::new();
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO results (check_id, at, status, duration_us, code, error_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
                 for r in &batch.results {
                     let id = w.check_id(&tx, &r.check, &r.kind)?;
-                    let stored = r.error.as_ref().map(|e| StoredError {
-                        kind: e.kind,
-                        message: e.message.clone(),
-                    });
-                    let err = w.error_id(&tx, stored.as_ref())?;
+                    let err = w.error_id(&tx, r.error.as_ref().map(|e| (e.kind, e.message.as_str())))?;
                     let at = ms(r.at);
                     let us = (r.duration_ms * 1000.0).round() as i64;
                     let st = status_code(r.status);
@@ -439,10 +535,15 @@ impl Store for SqliteStore {
                     if at >= slot.0 {
                         *slot = (at, st, us, code, err);
                     }
+                    let bucket = bucket_of(us.max(0) as u64) as usize;
+                    let minutes = w.pace(&tx, id, at, &mut paced)?.is_some_and(|since| at >= since);
                     for (level, width) in LEVELS {
+                        if level == MINUTE && !minutes {
+                            continue;
+                        }
                         aggs.entry((id, level, at - at.rem_euclid(width)))
                             .or_default()
-                            .add(r.status, us);
+                            .add(r.status, us, bucket);
                     }
                 }
             }
@@ -456,6 +557,9 @@ impl Store for SqliteStore {
                 for (id, (at, st, us, code, err)) in &newest {
                     upsert.execute(params![id, at, st, us, code, err])?;
                 }
+            }
+            for (id, since) in &paced {
+                tx.execute("UPDATE checks SET minute_since = ?2 WHERE id = ?1", params![id, since])?;
             }
             {
                 let mut upsert = tx.prepare_cached(
@@ -502,7 +606,7 @@ impl Store for SqliteStore {
             }
             for c in &batch.changes {
                 let id = w.check_id(&tx, &c.check, "unknown")?;
-                let err = w.error_id(&tx, c.error.as_ref())?;
+                let err = w.error_id(&tx, c.error.as_ref().map(|e| (e.kind, e.message.as_str())))?;
                 tx.execute(
                     "INSERT INTO status_changes (check_id, at, previous, status, error_id) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![id, ms(c.at), c.previous.map(status_code), status_code(c.status), err],
@@ -521,6 +625,7 @@ impl Store for SqliteStore {
                 drop(tx);
                 w.check_ids.clear();
                 w.error_ids.clear();
+                w.density.clear();
                 Err(e)
             }
         }
@@ -651,50 +756,101 @@ impl Store for SqliteStore {
         let start = end - window.as_millis() as i64;
         self.reader(|c| {
             let checks = resolve(c, query)?;
-            let mut stmt = c.prepare_cached(
-                "SELECT count, failures, sum_us, min_us, max_us, sketch FROM rollups
-                 WHERE check_id = ?1 AND level = ?2 AND bucket >= ?3 AND bucket < ?4",
-            )?;
-            // Windows of a day or more start on the hour; shorter ones use minute rollups,
-            // which are kept briefly: an edge older than they reach is read by the hour.
-            let earliest_minute: Option<i64> =
-                c.query_row("SELECT min(bucket) FROM rollups WHERE level = ?1", [MINUTE], |r| {
-                    r.get(0)
-                })?;
+            // Where each part of the window is read from, and for which checks.
+            let mut reads: HashMap<Source, Vec<usize>> = HashMap::new();
+            let all: Vec<usize> = (0..checks.len()).collect();
+            // Windows of a day or more start on the hour; shorter ones read their edges
+            // from minute rollups where a check has them (it runs more often than once a
+            // minute) and they reach back far enough, else from raw results, else by the hour.
             let long = window >= Duration::from_secs(86_400);
-            let segments: Vec<(i64, i64, i64)> = plan(start, end)
-                .into_iter()
-                .map(|(level, from, to)| {
-                    let gone = long || earliest_minute.is_none_or(|e| e > from);
-                    if level == MINUTE && gone {
-                        let hour = LEVELS[1].1;
-                        (HOUR, from - from.rem_euclid(hour), to)
-                    } else {
-                        (level, from, to)
-                    }
-                })
-                .collect();
-            let mut out = Vec::with_capacity(checks.len());
-            for ch in &checks {
-                let (mut count, mut failures, mut sum, mut min, mut max) = (0i64, 0i64, 0i64, i64::MAX, 0i64);
-                let mut sketch = super::SketchSum::default();
-                for (level, from, to) in &segments {
-                    let mut rows = stmt.query(params![ch.id, level, from, to])?;
-                    while let Some(r) = rows.next()? {
-                        count += r.get::<_, i64>(0)?;
-                        failures += r.get::<_, i64>(1)?;
-                        sum += r.get::<_, i64>(2)?;
-                        min = min.min(r.get(3)?);
-                        max = max.max(r.get(4)?);
-                        sketch.add_encoded(r.get_ref(5)?.as_blob().unwrap_or_default());
+            let hour = LEVELS[1].1;
+            for (level, from, to) in plan(start, end) {
+                if level != MINUTE {
+                    reads.entry(Source::Rollups(level, from, to)).or_default().extend(&all);
+                } else if long {
+                    let from = from - from.rem_euclid(hour);
+                    reads.entry(Source::Rollups(HOUR, from, to)).or_default().extend(&all);
+                } else {
+                    let raw_from = from.max(start);
+                    for (i, ch) in checks.iter().enumerate() {
+                        let source = if ch.minute_since.is_some_and(|s| s <= from) {
+                            Source::Rollups(MINUTE, from, to)
+                        } else if ch.raw_since.is_none_or(|s| s <= raw_from) {
+                            Source::Raw(raw_from, to)
+                        } else {
+                            Source::Rollups(HOUR, from - from.rem_euclid(hour), to)
+                        };
+                        reads.entry(source).or_default().push(i);
                     }
                 }
-                let totals = (count as u64, failures as u64, sum as u64, min.max(0) as u64, max as u64);
-                out.push(Uptime::from_totals(ch.name.clone(), ch.service.clone(), totals, |p| {
-                    sketch.quantile(p)
-                }));
             }
-            Ok(out)
+            let index: HashMap<i64, usize> = checks.iter().enumerate().map(|(i, ch)| (ch.id, i)).collect();
+            let mut totals: Vec<Totals> = checks.iter().map(|_| Totals::default()).collect();
+            for (source, who) in reads {
+                // One statement per part for all the checks it reads (ids as a JSON array).
+                let ids = format!(
+                    "[{}]",
+                    who.iter()
+                        .map(|i| checks[*i].id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                match source {
+                    Source::Rollups(level, from, to) => {
+                        let mut stmt = c.prepare_cached(
+                            "SELECT check_id, count, failures, sum_us, min_us, max_us, sketch FROM rollups
+                             WHERE check_id IN (SELECT value FROM json_each(?1)) AND level = ?2
+                                 AND bucket >= ?3 AND bucket < ?4",
+                        )?;
+                        let mut rows = stmt.query(params![ids, level, from, to])?;
+                        while let Some(r) = rows.next()? {
+                            let Some(t) = index.get(&r.get::<_, i64>(0)?).map(|i| &mut totals[*i]) else {
+                                continue;
+                            };
+                            t.count += r.get::<_, i64>(1)?;
+                            t.failures += r.get::<_, i64>(2)?;
+                            t.sum_us += r.get::<_, i64>(3)?;
+                            t.min_us = t.min_us.min(r.get(4)?);
+                            t.max_us = t.max_us.max(r.get(5)?);
+                            t.sketch.add_encoded(r.get_ref(6)?.as_blob().unwrap_or_default());
+                        }
+                    }
+                    Source::Raw(from, to) => {
+                        let mut stmt = c.prepare_cached(
+                            "SELECT check_id, status, duration_us FROM results
+                             WHERE check_id IN (SELECT value FROM json_each(?1)) AND at >= ?2 AND at < ?3",
+                        )?;
+                        let down = status_code(Status::Down);
+                        let mut rows = stmt.query(params![ids, from, to])?;
+                        while let Some(r) = rows.next()? {
+                            let Some(t) = index.get(&r.get::<_, i64>(0)?).map(|i| &mut totals[*i]) else {
+                                continue;
+                            };
+                            let us: i64 = r.get(2)?;
+                            t.count += 1;
+                            t.failures += i64::from(r.get::<_, i64>(1)? == down);
+                            t.sum_us += us;
+                            t.min_us = t.min_us.min(us);
+                            t.max_us = t.max_us.max(us);
+                            t.sketch.add_bucket(bucket_of(us.max(0) as u64) as usize, 1);
+                        }
+                    }
+                }
+            }
+            Ok(checks
+                .into_iter()
+                .zip(totals)
+                .map(|(ch, t)| {
+                    let sums = (
+                        t.count as u64,
+                        t.failures as u64,
+                        t.sum_us as u64,
+                        t.min_us.max(0) as u64,
+                        t.max_us as u64,
+                    );
+                    Uptime::from_totals(ch.name, ch.service, sums, |p| t.sketch.quantile(p))
+                })
+                .collect())
         })
     }
 
@@ -826,10 +982,13 @@ impl Store for SqliteStore {
     fn enforce_retention(&self, policy: &Retention, now: DateTime<Utc>, budget: usize) -> Result<usize, StoreError> {
         let now = ms(now);
         let cutoff = |d: Duration| now - d.as_millis() as i64;
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = w
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let Writer { conn, ids: w } = &mut *guard;
+        // `minute_since` may move below; the writer reads it again.
+        for d in w.density.values_mut() {
+            d.minute_since = None;
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut left = budget as i64;
         let ids: Vec<i64> = {
             let mut stmt = tx.prepare_cached("SELECT id FROM checks")?;
@@ -840,20 +999,34 @@ impl Store for SqliteStore {
             if left <= 0 {
                 break;
             }
-            left -= tx.execute(
+            let gone = tx.execute(
                 "DELETE FROM results WHERE check_id = ?1 AND at IN (
                      SELECT at FROM results WHERE check_id = ?1 AND at < ?2 ORDER BY at LIMIT ?3)",
                 params![id, cutoff(policy.raw), left],
             )? as i64;
+            if gone > 0 {
+                // What is left from the cutoff on is whole.
+                tx.execute(RAW_SINCE, params![id, cutoff(policy.raw)])?;
+            }
+            left -= gone;
             for (level, keep) in [(MINUTE, policy.minute), (HOUR, policy.hour), (DAY, policy.day)] {
                 if left <= 0 {
                     break;
                 }
-                left -= tx.execute(
+                let gone = tx.execute(
                     "DELETE FROM rollups WHERE check_id = ?1 AND level = ?2 AND bucket < ?3 AND bucket IN (
                          SELECT bucket FROM rollups WHERE check_id = ?1 AND level = ?2 AND bucket < ?3 ORDER BY bucket LIMIT ?4)",
                     params![id, level, cutoff(keep), left],
                 )? as i64;
+                if gone > 0 && level == MINUTE {
+                    // Minute rollups are whole from the first minute that starts at the cutoff or later.
+                    let from = cutoff(keep) + (-cutoff(keep)).rem_euclid(LEVELS[0].1);
+                    tx.execute(
+                        "UPDATE checks SET minute_since = max(minute_since, ?2) WHERE id = ?1 AND minute_since IS NOT NULL",
+                        params![id, from],
+                    )?;
+                }
+                left -= gone;
             }
         }
         if left > 0 {
@@ -876,11 +1049,20 @@ impl Store for SqliteStore {
                 // Over the size cap: every check gives up its oldest raw results.
                 let each = (left / ids.len() as i64).max(1);
                 for id in &ids {
-                    left -= tx.execute(
+                    let newest_gone: Option<i64> = tx.query_row(
+                        "SELECT max(at) FROM (SELECT at FROM results WHERE check_id = ?1 ORDER BY at LIMIT ?2)",
+                        params![id, each],
+                        |r| r.get(0),
+                    )?;
+                    let gone = tx.execute(
                         "DELETE FROM results WHERE check_id = ?1 AND at IN (
                              SELECT at FROM results WHERE check_id = ?1 ORDER BY at LIMIT ?2)",
                         params![id, each],
                     )? as i64;
+                    if let (true, Some(at)) = (gone > 0, newest_gone) {
+                        tx.execute(RAW_SINCE, params![id, at + 1])?;
+                    }
+                    left -= gone;
                 }
             }
         }
@@ -889,11 +1071,50 @@ impl Store for SqliteStore {
     }
 }
 
+/// Moves a check's `raw_since` forward to `?2` (raw results older than it were deleted).
+const RAW_SINCE: &str = "UPDATE checks SET raw_since = max(coalesce(raw_since, ?2), ?2) WHERE id = ?1";
+
+/// Where `uptime` reads one part of its window from.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Source {
+    /// Rollups of a level, buckets in `[from, to)`.
+    Rollups(i64, i64, i64),
+    /// Raw results in `[from, to)`.
+    Raw(i64, i64),
+}
+
+/// What `uptime` adds up for one check.
+struct Totals {
+    count: i64,
+    failures: i64,
+    sum_us: i64,
+    min_us: i64,
+    max_us: i64,
+    sketch: SketchSum,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals {
+            count: 0,
+            failures: 0,
+            sum_us: 0,
+            min_us: i64::MAX,
+            max_us: 0,
+            sketch: SketchSum::default(),
+        }
+    }
+}
+
 /// A check row resolved from a query's filters.
 struct CheckRow {
     id: i64,
     name: String,
     service: Option<String>,
+    /// Minute rollups are whole from here on (`None`: the check has none that count).
+    minute_since: Option<i64>,
+    /// Raw results are whole from here on (`None`: since the check began).
+    raw_since: Option<i64>,
 }
 
 fn status_filter(statuses: &[Status]) -> String {
@@ -907,7 +1128,7 @@ fn status_filter(statuses: &[Status]) -> String {
 
 /// The checks a query's name, service and tag filters select.
 fn resolve(c: &Connection, q: &HistoryQuery) -> Result<Vec<CheckRow>, StoreError> {
-    let mut sql = String::from("SELECT id, name, service FROM checks WHERE 1 = 1");
+    let mut sql = String::from("SELECT id, name, service, minute_since, raw_since FROM checks WHERE 1 = 1");
     let mut args: Vec<String> = Vec::new();
     let mut list = |sql: &mut String, column: &str, values: &[String]| {
         if !values.is_empty() {
@@ -931,6 +1152,8 @@ fn resolve(c: &Connection, q: &HistoryQuery) -> Result<Vec<CheckRow>, StoreError
             id: r.get(0)?,
             name: r.get(1)?,
             service: r.get(2)?,
+            minute_since: r.get(3)?,
+            raw_since: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -986,7 +1209,132 @@ fn plan(start: i64, end: i64) -> Vec<(i64, i64, i64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::plan;
+    use super::*;
+    use crate::result::CheckResult;
+    use std::sync::Arc;
+
+    fn result(check: &str, at: i64, down: bool, duration_ms: f64) -> Arc<CheckResult> {
+        let mut r: CheckResult = serde_json::from_value(serde_json::json!({
+            "check": check, "kind": "http", "status": if down { "down" } else { "up" },
+            "at": "2026-01-01T00:00:00Z", "duration_ms": duration_ms
+        }))
+        .unwrap();
+        r.at = from_ms(at);
+        Arc::new(r)
+    }
+
+    fn minute_rows(store: &SqliteStore, check: &str) -> i64 {
+        store
+            .reader(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM rollups r JOIN checks c ON c.id = r.check_id WHERE c.name = ?1 AND r.level = 0",
+                    [check],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap()
+    }
+
+    /// A check every 10 s gets minute rollups, one every 60 s does not; uptime over a
+    /// short window counts exactly the results in it either way, and a long one all of them.
+    #[test]
+    fn minute_rollups_only_for_checks_faster_than_a_minute_and_short_windows_stay_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("h.db")).unwrap();
+        let now = ms(Utc::now());
+        let begin = now - 3 * 3_600_000;
+        // (check, interval): results from `begin` to `now`, in batches of ten minutes.
+        let mut expected: HashMap<(&str, bool), (u64, u64)> = HashMap::new();
+        let mut t = begin;
+        while t < now {
+            let mut batch = Batch::default();
+            for (check, every) in [("fast", 10_000), ("slow", 60_000)] {
+                let mut at = t + (t - begin) % every;
+                while at < (t + 600_000).min(now) {
+                    let down = (at / every) % 7 == 0;
+                    batch
+                        .results
+                        .push(result(check, at, down, 5.0 + ((at / every) % 50) as f64));
+                    for short in [false, true] {
+                        if !short || at >= now - 3_600_000 {
+                            let e = expected.entry((check, short)).or_default();
+                            e.0 += 1;
+                            e.1 += u64::from(down);
+                        }
+                    }
+                    at += every;
+                }
+            }
+            store.write(&batch).unwrap();
+            t += 600_000;
+        }
+        assert!(minute_rows(&store, "fast") > 100, "{}", minute_rows(&store, "fast"));
+        assert_eq!(minute_rows(&store, "slow"), 0);
+        for (short, window) in [(true, 3_600), (false, 86_400)] {
+            let up = store
+                .uptime(&HistoryQuery::default(), Duration::from_secs(window), from_ms(now))
+                .unwrap();
+            for u in &up {
+                let (count, failures) = expected[&(u.check.as_str(), short)];
+                if short && u.check == "fast" {
+                    // Read from minute rollups: the first minute of the window is whole.
+                    assert!((count..=count + 6).contains(&u.count), "{u:?} vs {count}");
+                } else {
+                    assert_eq!((u.count, u.failures), (count, failures), "{u:?} short: {short}");
+                }
+                assert!(
+                    u.p50_ms.unwrap() >= 5.0 * 0.97 && u.p99_ms.unwrap() <= 55.0 * 1.03,
+                    "{u:?}"
+                );
+            }
+        }
+        // A check that slows down loses its minute rollups from then on.
+        let mut batch = Batch::default();
+        for k in 1..=10 {
+            batch.results.push(result("fast", now + k * 120_000, false, 5.0));
+        }
+        let before = minute_rows(&store, "fast");
+        store.write(&batch).unwrap();
+        assert!(minute_rows(&store, "fast") <= before + 2);
+        let since: Option<i64> = store
+            .reader(|c| Ok(c.query_row("SELECT minute_since FROM checks WHERE name = 'fast'", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(since, None);
+    }
+
+    /// Once retention deleted raw results, a short window older than what is left is read
+    /// by the hour rather than counted short.
+    #[test]
+    fn short_windows_past_the_raw_results_left_are_read_by_the_hour() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("r.db")).unwrap();
+        let hour = 3_600_000;
+        let now = ms(Utc::now());
+        let now = now - now.rem_euclid(hour) + 30 * 60_000;
+        let mut batch = Batch::default();
+        for k in 0..180 {
+            batch
+                .results
+                .push(result("slow", now - 3 * hour + k * 60_000, false, 10.0));
+        }
+        store.write(&batch).unwrap();
+        let policy = Retention {
+            raw: Duration::from_secs(20 * 60),
+            ..Default::default()
+        };
+        store.enforce_retention(&policy, from_ms(now), 1_000_000).unwrap();
+        // The last 15 minutes are all in the raw results left: exact.
+        let up = store
+            .uptime(&HistoryQuery::default(), Duration::from_secs(15 * 60), from_ms(now))
+            .unwrap();
+        assert_eq!(up[0].count, 15, "{:?}", up[0]);
+        // The last 100 minutes reach past them: edges by the hour, the hour that holds
+        // the window's start counted whole (60 + 60 + 30), as for a file without minutes.
+        let up = store
+            .uptime(&HistoryQuery::default(), Duration::from_secs(100 * 60), from_ms(now))
+            .unwrap();
+        assert_eq!(up[0].count, 150, "{:?}", up[0]);
+    }
 
     #[test]
     fn a_window_is_read_in_days_then_hours_then_minutes() {

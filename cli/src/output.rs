@@ -554,6 +554,7 @@ mod tests {
                 description: None,
             }],
             history: Default::default(),
+            alerts: Default::default(),
         }
     }
 

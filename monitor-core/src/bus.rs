@@ -264,6 +264,43 @@ pub enum Event {
         /// How long it lasted, in milliseconds.
         duration_ms: f64,
     },
+    /// An alert rule fired (flattened: `{"event":"alert_fired","id":...,"rule":...,"kind":"down",...}`).
+    /// This is also the body webhooks receive.
+    AlertFired(crate::alerts::Alert),
+    /// An alert reached a notifier.
+    AlertDelivered {
+        /// The alert's id.
+        alert: String,
+        /// Its rule.
+        rule: String,
+        /// Its check.
+        check: String,
+        /// The notifier.
+        notifier: String,
+        /// Attempts it took.
+        attempts: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An attempt to deliver an alert failed (retried unless `gave_up`).
+    AlertDeliveryFailed {
+        /// The alert's id.
+        alert: String,
+        /// Its rule.
+        rule: String,
+        /// Its check.
+        check: String,
+        /// The notifier.
+        notifier: String,
+        /// Failed attempts so far.
+        attempt: u32,
+        /// The kind of failure or the status code (never the URL or a secret).
+        error: String,
+        /// No more attempts will be made.
+        gave_up: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// The type of an event, for filters. Its names are the JSON `event` values.
@@ -297,11 +334,17 @@ pub enum EventKind {
     IncidentOpened,
     /// [`Event::IncidentResolved`]
     IncidentResolved,
+    /// [`Event::AlertFired`]
+    AlertFired,
+    /// [`Event::AlertDelivered`]
+    AlertDelivered,
+    /// [`Event::AlertDeliveryFailed`]
+    AlertDeliveryFailed,
 }
 
 impl EventKind {
     /// Every kind, for listing.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::CheckSucceeded,
         EventKind::CheckFailed,
         EventKind::CheckStatusChanged,
@@ -315,6 +358,9 @@ impl EventKind {
         EventKind::HistoryFailed,
         EventKind::IncidentOpened,
         EventKind::IncidentResolved,
+        EventKind::AlertFired,
+        EventKind::AlertDelivered,
+        EventKind::AlertDeliveryFailed,
     ];
 
     /// The JSON name (`check_failed`).
@@ -333,6 +379,9 @@ impl EventKind {
             EventKind::HistoryFailed => "history_failed",
             EventKind::IncidentOpened => "incident_opened",
             EventKind::IncidentResolved => "incident_resolved",
+            EventKind::AlertFired => "alert_fired",
+            EventKind::AlertDelivered => "alert_delivered",
+            EventKind::AlertDeliveryFailed => "alert_delivery_failed",
         }
     }
 
@@ -369,6 +418,9 @@ impl Event {
             Event::HistoryFailed { .. } => EventKind::HistoryFailed,
             Event::IncidentOpened { .. } => EventKind::IncidentOpened,
             Event::IncidentResolved { .. } => EventKind::IncidentResolved,
+            Event::AlertFired(_) => EventKind::AlertFired,
+            Event::AlertDelivered { .. } => EventKind::AlertDelivered,
+            Event::AlertDeliveryFailed { .. } => EventKind::AlertDeliveryFailed,
         }
     }
 
@@ -383,7 +435,10 @@ impl Event {
             | Event::CheckPaused { check, .. }
             | Event::RunSkipped { check, .. }
             | Event::IncidentOpened { check, .. }
-            | Event::IncidentResolved { check, .. } => Some(check),
+            | Event::IncidentResolved { check, .. }
+            | Event::AlertDelivered { check, .. }
+            | Event::AlertDeliveryFailed { check, .. } => Some(check),
+            Event::AlertFired(a) => Some(&a.check),
             Event::ServiceStatusChanged { cause, .. } => Some(&cause.check),
             Event::HostSampled(_) | Event::HistoryFailed { .. } => None,
         }
@@ -400,8 +455,13 @@ impl Event {
             | Event::RunSkipped { service, .. }
             | Event::IncidentOpened { service, .. }
             | Event::IncidentResolved { service, .. } => service.as_deref(),
+            Event::AlertFired(a) => a.service.as_deref(),
             Event::ServiceStatusChanged { service, .. } => Some(service),
-            Event::CheckPaused { .. } | Event::HostSampled(_) | Event::HistoryFailed { .. } => None,
+            Event::CheckPaused { .. }
+            | Event::HostSampled(_)
+            | Event::HistoryFailed { .. }
+            | Event::AlertDelivered { .. }
+            | Event::AlertDeliveryFailed { .. } => None,
         }
     }
 
@@ -412,6 +472,7 @@ impl Event {
             Event::CheckStatusChanged { tags, .. }
             | Event::IncidentOpened { tags, .. }
             | Event::IncidentResolved { tags, .. } => tags,
+            Event::AlertFired(a) => &a.tags,
             _ => &[],
         }
     }

@@ -218,10 +218,7 @@ impl Default for EmbedConfig {
             max_per_host: None,
             retention: Retention::default(),
             threads: 2,
-            spec: Spec {
-                checks: Vec::new(),
-                services: Vec::new(),
-            },
+            spec: Spec::default(),
         }
     }
 }
@@ -341,7 +338,7 @@ impl EmbedConfig {
         }
         // The spec part is validated by the spec reader, with the same paths as a spec file.
         let mut spec = Map::new();
-        for key in ["checks", "services"] {
+        for key in ["checks", "services", "notifiers", "alerts", "maintenance"] {
             if let Some(v) = o.raw(key) {
                 spec.insert(key.to_string(), v.clone());
             }

@@ -116,6 +116,7 @@ pub struct MonitorBuilder {
     store: Option<Arc<dyn Store>>,
     writer: WriterConfig,
     lease_period: Duration,
+    clock: Option<crate::alerts::Clock>,
 }
 
 impl Default for MonitorBuilder {
@@ -125,6 +126,7 @@ impl Default for MonitorBuilder {
             store: None,
             writer: WriterConfig::default(),
             lease_period: crate::lease::DEFAULT_LEASE,
+            clock: None,
         }
     }
 }
@@ -199,6 +201,20 @@ impl MonitorBuilder {
         self
     }
 
+    /// The wall clock the alert engine reads for maintenance windows (default: the
+    /// system's). Tests give [`Clock::following_tokio`](crate::alerts::Clock::following_tokio).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use monitor_core::{alerts::Clock, Monitor};
+    /// let m = Monitor::builder().clock(Clock::following_tokio("2026-12-05T01:59:00Z".parse().unwrap())).build();
+    /// # drop(m); }
+    /// ```
+    pub fn clock(mut self, clock: crate::alerts::Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// The monitor. It runs nothing until [`Monitor::start`].
     pub fn build(self) -> Monitor {
         let store = self
@@ -246,6 +262,9 @@ impl MonitorBuilder {
                 runs_cancel: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 config: self.config,
+                alerting: Arc::new(crate::alerts::engine::Alerting::new(
+                    self.clock.unwrap_or_else(crate::alerts::Clock::system),
+                )),
             }),
         }
     }
@@ -292,6 +311,8 @@ pub(crate) struct Inner {
     writer: Writer,
     /// Settled statuses read back from history, waiting for their checks to register.
     restored: Mutex<HashMap<String, (Status, DateTime<Utc>)>>,
+    /// Alert rules, notifiers, maintenance, mutes and the outbox.
+    pub(crate) alerting: Arc<crate::alerts::engine::Alerting>,
 }
 
 /// The checks and services, by name.
@@ -349,12 +370,40 @@ impl Monitor {
         MonitorBuilder::default()
     }
 
-    /// Registers every check and declares every service of a spec; all or nothing.
+    /// Registers every check and declares every service of a spec; all or nothing. Its
+    /// notifiers, alert rules and maintenance windows are added (replacing those of the
+    /// same name).
     pub fn load(&self, spec: Spec) -> Result<(), MonitorError> {
         for s in spec.services {
             self.declare_service(s);
         }
-        self.register_many(spec.checks)
+        self.register_many(spec.checks)?;
+        self.inner
+            .alerting
+            .configure(spec.notifiers, spec.alerts, spec.maintenance);
+        Ok(())
+    }
+
+    /// Holds back alerts about a check, or the checks of a service, for `duration` (they
+    /// still run and are stored). A down alert whose `for` ran out meanwhile fires when
+    /// the mute ends, if the check is still down then.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let m = monitor_core::Monitor::new();
+    /// m.mute("backend", std::time::Duration::from_secs(30 * 60));
+    /// m.unmute("backend");
+    /// # }
+    /// ```
+    pub fn mute(&self, target: &str, duration: Duration) {
+        self.inner
+            .alerting
+            .mute(target, Some(tokio::time::Instant::now() + duration));
+    }
+
+    /// Ends a mute early.
+    pub fn unmute(&self, target: &str) {
+        self.inner.alerting.mute(target, None);
     }
 
     /// Declares (or redeclares) a service: its description and critical checks.
@@ -617,6 +666,38 @@ impl Monitor {
         }
         let inner = self.inner.clone();
         tokio::spawn(scheduler::run_loop(inner, rx));
+        // Alerting: the rule engine subscribes now, so no event after start is missed.
+        {
+            let sub = self.inner.bus.subscribe(crate::alerts::engine::filter());
+            let stop = self.inner.scheduler_stop.clone();
+            let weak = Arc::downgrade(&self.inner);
+            let may_send: Arc<dyn Fn() -> bool + Send + Sync> =
+                Arc::new(move || weak.upgrade().is_some_and(|i| i.leadership.may_run()));
+            let w = Arc::downgrade(&self.inner);
+            let publish: crate::alerts::engine::Publish = Arc::new(move |e| {
+                if let Some(i) = w.upgrade() {
+                    i.bus.publish(e);
+                }
+            });
+            let w = Arc::downgrade(&self.inner);
+            let alive: Arc<dyn Fn() -> bool + Send + Sync> = Arc::new(move || w.strong_count() > 0);
+            tokio::spawn(crate::alerts::engine::run(
+                self.inner.alerting.clone(),
+                publish.clone(),
+                sub,
+                self.inner.prober.host_board().clone(),
+                may_send.clone(),
+                stop.clone(),
+            ));
+            tokio::spawn(crate::alerts::deliver::run(
+                self.inner.alerting.clone(),
+                publish,
+                self.inner.prober.clone(),
+                may_send,
+                alive,
+                stop,
+            ));
+        }
         if self.inner.leadership.shared {
             self.inner
                 .leadership
@@ -727,6 +808,7 @@ impl Monitor {
             checks,
             services,
             history: self.inner.writer.stats(),
+            alerts: self.inner.alerting.status(self.inner.leadership.may_run()),
         }
     }
 

@@ -162,6 +162,9 @@ pub struct StatusSnapshot {
     /// The history writer's counters and last failure (a full or read-only disk shows here).
     #[serde(default)]
     pub history: crate::store::writer::WriterStats,
+    /// Alerts fired, held back, queued, delivered and failed, and the last delivery failure.
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertsStatus,
 }
 
 impl StatusSnapshot {

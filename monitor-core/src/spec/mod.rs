@@ -123,13 +123,20 @@ fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// A whole spec file: checks and services.
-#[derive(Clone, Debug)]
+/// A whole spec file: checks, services, and the alerting around them (notifiers, alert
+/// rules, maintenance windows; see [`crate::alerts::rules`]).
+#[derive(Clone, Debug, Default)]
 pub struct Spec {
     /// Every check, in file order.
     pub checks: Vec<CheckSpec>,
     /// Declared services (a check may also name a service that is not declared).
     pub services: Vec<ServiceSpec>,
+    /// Where alerts go (`[[notifiers]]`).
+    pub notifiers: Vec<crate::alerts::rules::NotifierSpec>,
+    /// Alert rules (`[[alerts]]`).
+    pub alerts: Vec<crate::alerts::rules::AlertRule>,
+    /// Maintenance windows (`[[maintenance]]`).
+    pub maintenance: Vec<crate::alerts::rules::MaintenanceWindow>,
 }
 
 impl Spec {
@@ -228,6 +235,7 @@ fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
             ),
         }
     }
+    let (notifiers, alerts, maintenance) = crate::alerts::rules::read_alerting(&mut o, env, p);
     o.finish(p);
 
     // Names are unique: results, pushes and history are keyed by them. Judged on the
@@ -260,7 +268,13 @@ fn read_spec(value: &Value, env: EnvLookup, p: &mut Problems) -> Option<Spec> {
             }
         }
     }
-    Some(Spec { checks, services })
+    Some(Spec {
+        checks,
+        services,
+        notifiers,
+        alerts,
+        maintenance,
+    })
 }
 
 /// A service groups checks; its status is derived from theirs.

@@ -1,0 +1,457 @@
+//! Sending alerts: the outbox and the notifiers.
+//!
+//! Alerts are queued per notifier and sent in order by one worker (each notifier's
+//! queue is first in, first out, so alerts of a check arrive in the order they fired).
+//! A failed attempt is retried with exponential backoff and jitter, up to the
+//! notifier's `max_attempts`; each failure is an `alert_delivery_failed` event and shows
+//! in `status().alerts`. Only the process that may run checks (the lease holder on a
+//! shared store) sends. The outbox is kept in memory: alerts still queued when the
+//! process stops are lost.
+//!
+//! Requests go through the HTTP check machinery (a POST run by the [`Prober`] with
+//! `expect.status = "2xx"`), so every request has the notifier's timeout. Errors name
+//! the notifier and the kind of failure or the status code, never the URL, the secret
+//! or a header.
+//!
+//! Bodies: webhooks get the `alert_fired` event JSON (signed with HMAC-SHA256 in
+//! `X-Upwatch-Signature: sha256=<hex>` over the raw body when a secret is set, with
+//! `X-Upwatch-Timestamp` and `X-Upwatch-Delivery`); Slack and Discord their incoming
+//! webhook shapes; Teams a MessageCard.
+
+use chrono::Utc;
+use serde_json::json;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{Alert, Alerting, DeliveryFailure, Publish};
+use super::rules::{NotifierKind, NotifierSpec, Trigger};
+use crate::bus::Event;
+use crate::checks::Prober;
+use crate::spec::{CheckKind, CheckSpec};
+
+/// Why a delivery attempt failed: the notifier and the kind of failure, nothing secret.
+///
+/// ```
+/// use monitor_core::alerts::deliver::DeliveryError;
+/// let e = DeliveryError { notifier: "ops".into(), failure: "status 503".into() };
+/// assert_eq!(e.to_string(), "notifier ops: status 503");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("notifier {notifier}: {failure}")]
+pub struct DeliveryError {
+    /// The notifier's name.
+    pub notifier: String,
+    /// `connection`, `timeout`, `status 500`...
+    pub failure: String,
+}
+
+/// A configured notifier: its spec and the request template. `Debug` shows no secret.
+pub(crate) struct Notifier {
+    pub(crate) spec: NotifierSpec,
+    request: Option<CheckSpec>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").field("spec", &self.spec).finish()
+    }
+}
+
+impl Notifier {
+    pub(crate) fn new(spec: NotifierSpec) -> Notifier {
+        let template = json!({
+            "name": format!("notifier:{}", spec.name),
+            "kind": "http",
+            "url": spec.url.as_str().replace("${", "$${"),
+            "method": "POST",
+            "interval": "1h",
+            "timeout": format!("{}ms", spec.timeout.as_millis().max(1)),
+            "follow_redirects": false,
+            "max_body": "64KiB",
+            "expect": { "status": "2xx" },
+        });
+        let request = CheckSpec::from_value_with_env(template, &|_| None).ok();
+        Notifier { spec, request }
+    }
+
+    /// The request for one alert: body, content type, signature and the notifier's headers.
+    fn request(&self, alert: &Alert) -> Option<CheckSpec> {
+        let mut check = self.request.clone()?;
+        let body = render(self.spec.kind, alert);
+        let CheckKind::Http(http) = &mut check.kind else {
+            return None;
+        };
+        use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+        http.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if self.spec.kind == NotifierKind::Webhook {
+            let stamp = Utc::now().timestamp().to_string();
+            if let Ok(v) = HeaderValue::try_from(stamp) {
+                http.headers.insert(HeaderName::from_static("x-upwatch-timestamp"), v);
+            }
+            if let Ok(v) = HeaderValue::try_from(alert.id.as_str()) {
+                http.headers.insert(HeaderName::from_static("x-upwatch-delivery"), v);
+            }
+            if let Some(secret) = &self.spec.secret {
+                if let Ok(v) = HeaderValue::try_from(signature(secret.as_bytes(), body.as_bytes())) {
+                    http.headers.insert(HeaderName::from_static("x-upwatch-signature"), v);
+                }
+            }
+        }
+        for (k, v) in &self.spec.headers {
+            if let (Ok(k), Ok(mut v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+                v.set_sensitive(true);
+                http.headers.insert(k, v);
+            }
+        }
+        http.body = Some(body.into());
+        Some(check)
+    }
+
+    /// One attempt.
+    async fn send(&self, prober: &Prober, alert: &Alert) -> Result<(), DeliveryError> {
+        let fail = |failure: String| DeliveryError {
+            notifier: self.spec.name.clone(),
+            failure,
+        };
+        let check = self.request(alert).ok_or_else(|| fail("invalid request".into()))?;
+        let result = prober.run(&check).await;
+        if result.status != crate::result::Status::Down {
+            return Ok(());
+        }
+        Err(fail(match result.observed.status_code {
+            Some(code) => format!("status {code}"),
+            None => result
+                .error
+                .map_or_else(|| "failed".to_string(), |e| e.kind.as_str().to_string()),
+        }))
+    }
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(`secret`, `body`): the `X-Upwatch-Signature` header.
+///
+/// ```
+/// use monitor_core::alerts::deliver::signature;
+/// // RFC 4231, test case 2.
+/// assert_eq!(
+///     signature(b"Jefe", b"what do ya want for nothing?"),
+///     "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+/// );
+/// ```
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let tag = ring::hmac::sign(&key, body);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for b in tag.as_ref() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The request body a notifier of `kind` sends for `alert`.
+///
+/// ```
+/// use monitor_core::alerts::{deliver::render, rules::NotifierKind, Alert};
+/// let a: Alert = serde_json::from_value(serde_json::json!({
+///     "id": "1", "rule": "r", "kind": "down", "severity": "critical", "check": "api <x>",
+///     "at": "2026-12-01T10:00:00Z", "since": "2026-12-01T09:58:00Z", "message": "api <x> is down"
+/// })).unwrap();
+/// let hook: serde_json::Value = serde_json::from_str(&render(NotifierKind::Webhook, &a)).unwrap();
+/// assert_eq!(hook["event"], "alert_fired");
+/// let slack: serde_json::Value = serde_json::from_str(&render(NotifierKind::Slack, &a)).unwrap();
+/// assert!(slack["text"].as_str().unwrap().contains("api &lt;x&gt;"));
+/// ```
+pub fn render(kind: NotifierKind, alert: &Alert) -> String {
+    let title = format!(
+        "[{}] {} {}",
+        alert.severity.as_str().to_uppercase(),
+        alert.check,
+        alert.kind.as_str()
+    );
+    let mut facts: Vec<(&str, String)> = vec![("check", alert.check.clone()), ("rule", alert.rule.clone())];
+    if let Some(s) = &alert.service {
+        facts.push(("service", s.clone()));
+    }
+    if let Some(s) = alert.status {
+        facts.push(("status", s.as_str().into()));
+    }
+    facts.push(("since", alert.since.to_rfc3339()));
+    if let Some(h) = &alert.host {
+        facts.push((
+            "host",
+            format!(
+                "{}: cpu {:.0}%, mem {:.0}%, load {:.2}/{:.2}/{:.2} ({} cores)",
+                h.hostname, h.cpu_pct, h.memory_used_pct, h.load[0], h.load[1], h.load[2], h.cores
+            ),
+        ));
+    }
+    let color = match alert.kind {
+        Trigger::Resolved => (0x2e, 0xb8, 0x86),
+        Trigger::Degraded | Trigger::CertificateExpiring | Trigger::Flapping => (0xda, 0xa0, 0x38),
+        _ => (0xd0, 0x30, 0x30),
+    };
+    let body = match kind {
+        NotifierKind::Webhook => Event::AlertFired(alert.clone()).to_json(),
+        NotifierKind::Slack => {
+            let esc = slack_escape;
+            let fields: Vec<String> = facts.iter().map(|(k, v)| format!("*{k}*: {}", esc(v))).collect();
+            json!({
+                "text": format!("{}: {}", esc(&title), esc(&alert.message)),
+                "attachments": [{
+                    "color": format!("#{:02x}{:02x}{:02x}", color.0, color.1, color.2),
+                    "title": esc(&title),
+                    "text": format!("{}\n{}", esc(&alert.message), fields.join("\n")),
+                    "ts": alert.at.timestamp(),
+                }],
+            })
+        }
+        NotifierKind::Discord => {
+            let esc = discord_escape;
+            json!({
+                "content": clip(&esc(&format!("{title}: {}", alert.message)), 2000),
+                "allowed_mentions": { "parse": [] },
+                "embeds": [{
+                    "title": clip(&esc(&title), 256),
+                    "description": clip(&esc(&alert.message), 4096),
+                    "color": (color.0 as u32) << 16 | (color.1 as u32) << 8 | color.2 as u32,
+                    "timestamp": alert.at.to_rfc3339(),
+                    "fields": facts.iter().map(|(k, v)| json!({"name": k, "value": clip(&esc(v), 1024), "inline": true})).collect::<Vec<_>>(),
+                }],
+            })
+        }
+        NotifierKind::Teams => {
+            let esc = teams_escape;
+            json!({
+                "@type": "MessageCard",
+                "@context": "https://schema.org/extensions",
+                "summary": esc(&title),
+                "themeColor": format!("{:02X}{:02X}{:02X}", color.0, color.1, color.2),
+                "title": esc(&title),
+                "sections": [{
+                    "text": esc(&alert.message),
+                    "facts": facts.iter().map(|(k, v)| json!({"name": k, "value": esc(v)})).collect::<Vec<_>>(),
+                }],
+            })
+        }
+    };
+    body.to_string()
+}
+
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn discord_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '_' | '~' | '`' | '|' | '>' | '\\' | '@' | '#' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn teams_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('*', "\\*")
+        .replace('_', "\\_")
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// One queued delivery.
+struct Item {
+    alert: Arc<Alert>,
+    /// Failed attempts so far.
+    failures: u32,
+    next_at: Instant,
+}
+
+/// The queues, one per notifier, first in first out.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    queues: Mutex<HashMap<String, VecDeque<Item>>>,
+    wake: tokio::sync::Notify,
+}
+
+impl Outbox {
+    pub(crate) fn push(&self, notifier: &str, alert: Arc<Alert>) {
+        self.lock().entry(notifier.to_string()).or_default().push_back(Item {
+            alert,
+            failures: 0,
+            next_at: Instant::now(),
+        });
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().values().map(VecDeque::len).sum()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Item>>> {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The wait before retry number `failures` (1, 2, ...): doubling from `backoff`, capped,
+/// with ±20 % jitter so that many processes do not retry in step.
+fn backoff(spec: &NotifierSpec, failures: u32) -> Duration {
+    let base = spec
+        .backoff
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+        .min(spec.max_backoff);
+    base.mul_f64(0.8 + 0.4 * fastrand::f64())
+}
+
+/// Sends what the outbox holds until `stop`, while `may_send()` says this process may.
+pub(crate) async fn run(
+    alerting: Arc<Alerting>,
+    publish: Publish,
+    prober: Prober,
+    may_send: Arc<dyn Fn() -> bool + Send + Sync>,
+    alive: Arc<dyn Fn() -> bool + Send + Sync>,
+    stop: CancellationToken,
+) {
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut sends: JoinSet<(String, String, Result<(), DeliveryError>)> = JoinSet::new();
+    loop {
+        if stop.is_cancelled() || !alive() {
+            break;
+        }
+        let config = alerting.config();
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let sending = may_send();
+        {
+            let mut queues = alerting.outbox.lock();
+            let mut dropped = Vec::new();
+            for (name, queue) in queues.iter_mut() {
+                let Some(head) = queue.front() else { continue };
+                if in_flight.contains(name) {
+                    continue;
+                }
+                let Some(notifier) = config.notifiers.get(name).cloned() else {
+                    // The notifier was removed: nothing can send these.
+                    dropped.extend(queue.drain(..).map(|i| (name.clone(), i.alert)));
+                    continue;
+                };
+                if !sending {
+                    continue;
+                }
+                if head.next_at > now {
+                    next = Some(next.map_or(head.next_at, |n| n.min(head.next_at)));
+                    continue;
+                }
+                in_flight.insert(name.clone());
+                let (alert, prober, name) = (head.alert.clone(), prober.clone(), name.clone());
+                sends.spawn(async move {
+                    let r = notifier.send(&prober, &alert).await;
+                    (name, alert.id.clone(), r)
+                });
+            }
+            queues.retain(|_, q| !q.is_empty());
+            drop(queues);
+            if !dropped.is_empty() {
+                alerting.stats.lock().unwrap_or_else(|p| p.into_inner()).failed += dropped.len() as u64;
+            }
+        }
+        if !sending {
+            // Not the lease holder: look again soon.
+            next = Some(now + Duration::from_millis(500));
+        }
+        // Look again at least every few seconds (a removed notifier, a dropped monitor).
+        let next = Some(next.map_or(now + Duration::from_secs(5), |n| n.min(now + Duration::from_secs(5))));
+        let sleep = async {
+            match next {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = alerting.outbox.wake.notified() => {}
+            _ = sleep => {}
+            Some(done) = sends.join_next(), if !sends.is_empty() => {
+                let Ok((name, id, result)) = done else { continue };
+                in_flight.remove(&name);
+                finish(&alerting, &publish, &name, &id, result);
+            }
+        }
+    }
+}
+
+/// Books one attempt's outcome: pop on success or when attempts run out, else reschedule.
+fn finish(alerting: &Alerting, publish: &Publish, name: &str, id: &str, result: Result<(), DeliveryError>) {
+    let config = alerting.config();
+    let mut queues = alerting.outbox.lock();
+    let Some(queue) = queues.get_mut(name) else { return };
+    let Some(head) = queue.front_mut().filter(|h| h.alert.id == id) else {
+        return;
+    };
+    let at = Utc::now();
+    match result {
+        Ok(()) => {
+            let item = queue.pop_front().expect("head exists");
+            drop(queues);
+            alerting.stats.lock().unwrap_or_else(|p| p.into_inner()).delivered += 1;
+            publish(Event::AlertDelivered {
+                alert: item.alert.id.clone(),
+                rule: item.alert.rule.clone(),
+                check: item.alert.check.clone(),
+                notifier: name.to_string(),
+                attempts: item.failures + 1,
+                at,
+            });
+        }
+        Err(e) => {
+            head.failures += 1;
+            let max = config.notifiers.get(name).map_or(1, |n| n.spec.max_attempts);
+            let gave_up = head.failures >= max;
+            let (alert, attempt) = (head.alert.clone(), head.failures);
+            if gave_up {
+                queue.pop_front();
+            } else if let Some(n) = config.notifiers.get(name) {
+                head.next_at = Instant::now() + backoff(&n.spec, head.failures);
+            }
+            drop(queues);
+            tracing::warn!("alert {} not delivered ({e}), attempt {attempt}", alert.id);
+            {
+                let mut stats = alerting.stats.lock().unwrap_or_else(|p| p.into_inner());
+                stats.attempts_failed += 1;
+                if gave_up {
+                    stats.failed += 1;
+                }
+                stats.last_failure = Some(DeliveryFailure {
+                    notifier: name.to_string(),
+                    alert: alert.id.clone(),
+                    error: e.failure.clone(),
+                    at,
+                });
+            }
+            publish(Event::AlertDeliveryFailed {
+                alert: alert.id.clone(),
+                rule: alert.rule.clone(),
+                check: alert.check.clone(),
+                notifier: name.to_string(),
+                attempt,
+                error: e.failure,
+                gave_up,
+                at,
+            });
+        }
+    }
+}

@@ -1,0 +1,818 @@
+//! The alert engine: a subscriber of the bus (events in, alerts out), started by
+//! [`Monitor::start`](crate::Monitor::start).
+//!
+//! Per rule and check it follows the settled status: a change to down starts the rule's
+//! `for` timer (cancelled if the check recovers first); when it runs out an alert fires,
+//! then again every `repeat` while the check is still down, and `resolved` when it comes
+//! back up. Many changes within the flapping window raise one `flapping` alert and hold
+//! back down/resolved alerts until the check is stable again. Certificate alerts fire
+//! once per threshold crossed. Maintenance windows and mutes hold alerts back: a down
+//! alert whose `for` ran out during maintenance fires when the window closes, if the
+//! check is still down then.
+//!
+//! Timing uses tokio's clock (so tests run under a paused clock); wall time, from the
+//! engine's [`Clock`], is only read where a time zone matters (maintenance windows).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::deliver::{Notifier, Outbox};
+use super::rules::{AlertRule, MaintenanceWindow, NotifierSpec, Severity, Trigger};
+use crate::bus::{Delivery, Event, EventKind, Filter};
+
+/// Publishes on the monitor's bus without keeping the monitor (or its bus) alive.
+pub(crate) type Publish = Arc<dyn Fn(Event) + Send + Sync>;
+use crate::result::{CheckError, Status};
+
+/// Where the engine reads wall time (for maintenance windows in a time zone).
+///
+/// ```
+/// use monitor_core::alerts::Clock;
+/// let start = "2026-12-05T01:59:00Z".parse().unwrap();
+/// let clock = Clock::following_tokio(start); // moves with tokio's (possibly paused) clock
+/// assert!(clock.now() >= start);
+/// assert!(Clock::system().now() > start - chrono::Duration::days(36500));
+/// ```
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// Starts at `start` and advances with tokio's clock (paused in tests). Call it inside a runtime.
+    pub fn following_tokio(start: DateTime<Utc>) -> Clock {
+        let base = Instant::now();
+        Clock(Arc::new(move || {
+            start + chrono::Duration::from_std(base.elapsed()).unwrap_or_default()
+        }))
+    }
+
+    /// Any function.
+    pub fn from_fn(f: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// CPU, memory and load of the machine running the check, when the alert fired.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostBrief {
+    /// The host's name.
+    pub hostname: String,
+    /// CPU busy, percent.
+    pub cpu_pct: f64,
+    /// Memory used, percent.
+    pub memory_used_pct: f64,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load: [f64; 3],
+    /// Logical CPUs.
+    pub cores: usize,
+    /// When the sample was taken.
+    pub sampled_at: DateTime<Utc>,
+}
+
+/// Certificate facts of a `certificate_expiring` alert.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CertificateBrief {
+    /// When the certificate expires.
+    pub not_after: DateTime<Utc>,
+    /// Days left, with a fraction.
+    pub days_left: f64,
+    /// The threshold crossed, in days.
+    pub threshold_days: f64,
+}
+
+/// One alert, as published in `alert_fired` and sent to notifiers.
+///
+/// ```
+/// use monitor_core::alerts::Alert;
+/// let a: Alert = serde_json::from_value(serde_json::json!({
+///     "id": "1", "rule": "api", "kind": "down", "severity": "critical", "check": "api",
+///     "at": "2026-12-01T10:00:00Z", "since": "2026-12-01T09:58:00Z", "message": "api is down"
+/// })).unwrap();
+/// assert_eq!(a.kind.as_str(), "down");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Unique id (also the webhook's `X-Upwatch-Delivery`).
+    pub id: String,
+    /// The rule that fired.
+    pub rule: String,
+    /// What happened.
+    pub kind: Trigger,
+    /// How urgent.
+    pub severity: Severity,
+    /// The check.
+    pub check: String,
+    /// Its service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Its tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Its settled status when the alert fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// When the alert fired.
+    pub at: DateTime<Utc>,
+    /// When the condition began (the change to down, the first flap...).
+    pub since: DateTime<Utc>,
+    /// A sentence for people.
+    pub message: String,
+    /// The error that took the check down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<CheckError>,
+    /// The open incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// 0 for the first alert, 1.. for reminders (`repeat`).
+    #[serde(default)]
+    pub repeat: u32,
+    /// For `certificate_expiring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateBrief>,
+    /// The host running the check, for failure alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostBrief>,
+}
+
+/// The last delivery failure, as `status().alerts.last_failure` shows it (no secrets:
+/// the notifier's name and the kind of failure or the status code).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryFailure {
+    /// The notifier.
+    pub notifier: String,
+    /// The alert.
+    pub alert: String,
+    /// `connection`, `timeout`, `status 500`...
+    pub error: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Alert counters in `status()`.
+///
+/// ```
+/// let m = monitor_core::Monitor::new();
+/// let a = m.status().alerts;
+/// assert_eq!((a.fired, a.queued, a.delivered, a.failed), (0, 0, 0, 0));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertsStatus {
+    /// Alerts fired.
+    pub fired: u64,
+    /// Alerts held back by maintenance windows or mutes.
+    pub held: u64,
+    /// Deliveries waiting in the outbox.
+    pub queued: u64,
+    /// Deliveries done.
+    pub delivered: u64,
+    /// Deliveries given up after the notifier's attempts.
+    pub failed: u64,
+    /// Failed attempts (retried or given up).
+    pub attempts_failed: u64,
+    /// The last failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<DeliveryFailure>,
+    /// Whether this process sends (it may run checks).
+    #[serde(default)]
+    pub sending: bool,
+}
+
+/// The rules, notifiers and windows in force.
+#[derive(Default)]
+pub(crate) struct Config {
+    pub(crate) rules: Vec<Arc<AlertRule>>,
+    pub(crate) notifiers: HashMap<String, Arc<Notifier>>,
+    pub(crate) maintenance: Vec<MaintenanceWindow>,
+}
+
+/// The alerting part of a monitor: configuration, mutes, counters and the outbox.
+pub(crate) struct Alerting {
+    config: RwLock<Arc<Config>>,
+    mutes: Mutex<HashMap<String, Instant>>,
+    pub(crate) clock: Clock,
+    pub(crate) stats: Mutex<AlertsStatus>,
+    pub(crate) outbox: Outbox,
+    seq: AtomicU64,
+}
+
+impl Alerting {
+    pub(crate) fn new(clock: Clock) -> Alerting {
+        Alerting {
+            config: RwLock::new(Arc::new(Config::default())),
+            mutes: Mutex::new(HashMap::new()),
+            clock,
+            stats: Mutex::new(AlertsStatus::default()),
+            outbox: Outbox::default(),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Adds (or replaces, by name) notifiers, rules and windows.
+    pub(crate) fn configure(
+        &self,
+        notifiers: Vec<NotifierSpec>,
+        rules: Vec<AlertRule>,
+        maintenance: Vec<MaintenanceWindow>,
+    ) {
+        if notifiers.is_empty() && rules.is_empty() && maintenance.is_empty() {
+            return;
+        }
+        let mut guard = self.config.write().unwrap_or_else(|p| p.into_inner());
+        let old = guard.clone();
+        let mut next = Config {
+            rules: old.rules.clone(),
+            notifiers: old.notifiers.clone(),
+            maintenance: old.maintenance.clone(),
+        };
+        for n in notifiers {
+            next.notifiers.insert(n.name.clone(), Arc::new(Notifier::new(n)));
+        }
+        for r in rules {
+            next.rules.retain(|x| x.name != r.name);
+            next.rules.push(Arc::new(r));
+        }
+        for w in maintenance {
+            next.maintenance.retain(|x| x.name != w.name);
+            next.maintenance.push(w);
+        }
+        *guard = Arc::new(next);
+    }
+
+    pub(crate) fn mute(&self, target: &str, until: Option<Instant>) {
+        let mut mutes = self.mutes.lock().unwrap_or_else(|p| p.into_inner());
+        match until {
+            Some(t) => {
+                mutes.insert(target.to_string(), t);
+            }
+            None => {
+                mutes.remove(target);
+            }
+        }
+    }
+
+    /// Until when alerts about this check are held back (`None`: they are not).
+    pub(crate) fn held_until(&self, check: &str, service: Option<&str>, tags: &[String]) -> Option<Instant> {
+        let now = Instant::now();
+        let mut until: Option<Instant> = None;
+        {
+            let mut mutes = self.mutes.lock().unwrap_or_else(|p| p.into_inner());
+            mutes.retain(|_, t| *t > now);
+            for target in std::iter::once(check).chain(service) {
+                if let Some(t) = mutes.get(target) {
+                    until = Some(until.map_or(*t, |u| u.max(*t)));
+                }
+            }
+        }
+        let config = self.config();
+        if !config.maintenance.is_empty() {
+            let wall = self.clock.now();
+            for w in config.maintenance.iter().filter(|w| w.covers(check, service, tags)) {
+                if let Some(end) = w.ends_after(wall) {
+                    let t = now + (end - wall).to_std().unwrap_or_default();
+                    until = Some(until.map_or(t, |u| u.max(t)));
+                }
+            }
+        }
+        until
+    }
+
+    pub(crate) fn status(&self, sending: bool) -> AlertsStatus {
+        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        s.queued = self.outbox.len() as u64;
+        s.sending = sending;
+        s
+    }
+
+    fn next_id(&self, at: DateTime<Utc>) -> String {
+        format!("{}-{}", at.timestamp_millis(), self.seq.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+/// What the engine follows per rule and check.
+#[derive(Default)]
+struct Track {
+    service: Option<String>,
+    tags: Vec<String>,
+    status: Option<Status>,
+    since: Option<DateTime<Utc>>,
+    error: Option<CheckError>,
+    incident: Option<String>,
+    incident_since: Option<DateTime<Utc>>,
+    /// A down or degraded alert waiting for `for` (or for maintenance to end).
+    pending: Option<(Trigger, Instant)>,
+    /// The failure alert sent for the current episode.
+    fired: Option<Trigger>,
+    repeat_at: Option<Instant>,
+    repeats: u32,
+    open_due: Option<Instant>,
+    changes: VecDeque<Instant>,
+    flapping: bool,
+    flap_since: Option<DateTime<Utc>>,
+    /// The certificate seen and the number of thresholds already alerted on.
+    cert: Option<(DateTime<Utc>, usize)>,
+}
+
+impl Track {
+    fn next_wake(&self, rule: &AlertRule) -> Option<Instant> {
+        let flap_end = if self.flapping {
+            match (self.changes.back(), rule.flapping) {
+                (Some(t), Some(f)) => Some(*t + f.within),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        [self.pending.map(|p| p.1), self.repeat_at, self.open_due, flap_end]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// The engine's state: one track per (rule, check).
+pub(crate) struct Engine {
+    alerting: Arc<Alerting>,
+    publish: Publish,
+    host: Arc<crate::host::HostBoard>,
+    tracks: HashMap<(String, String), Track>,
+}
+
+/// The events the engine listens to.
+pub(crate) fn filter() -> Filter {
+    Filter::default().kinds([
+        EventKind::CheckStatusChanged,
+        EventKind::CheckSucceeded,
+        EventKind::CheckFailed,
+        EventKind::IncidentOpened,
+        EventKind::IncidentResolved,
+        EventKind::CheckDeleted,
+    ])
+}
+
+/// Runs the engine until `stop` or until the bus closes.
+pub(crate) async fn run(
+    alerting: Arc<Alerting>,
+    publish: Publish,
+    mut sub: crate::bus::Subscription,
+    host: Arc<crate::host::HostBoard>,
+    may_send: Arc<dyn Fn() -> bool + Send + Sync>,
+    stop: CancellationToken,
+) {
+    let mut engine = Engine {
+        alerting,
+        publish,
+        host,
+        tracks: HashMap::new(),
+    };
+    loop {
+        let wake = engine.next_wake();
+        let sleep = async {
+            match wake {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            d = sub.recv() => match d {
+                None => break,
+                // Only the process that runs checks (and sends) alerts.
+                Some(Delivery::Event(e)) if may_send() => engine.on_event(&e),
+                Some(Delivery::Event(_)) => {}
+                Some(Delivery::Lagged { missed }) => tracing::warn!("alert engine missed {missed} events"),
+            },
+            _ = sleep => {}
+        }
+        engine.tick();
+    }
+}
+
+impl Engine {
+    fn next_wake(&self) -> Option<Instant> {
+        let config = self.alerting.config();
+        let rules: HashMap<&str, &AlertRule> = config.rules.iter().map(|r| (r.name.as_str(), &**r)).collect();
+        self.tracks
+            .iter()
+            .filter_map(|((rule, _), t)| t.next_wake(rules.get(rule.as_str())?))
+            .min()
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        let config = self.alerting.config();
+        match event {
+            Event::CheckStatusChanged {
+                check,
+                service,
+                tags,
+                status,
+                at,
+                error,
+                ..
+            } => {
+                for rule in config.rules.iter().filter(|r| r.matches(check, service.as_deref(), tags)) {
+                    self.status_changed(rule, check, service, tags, *status, *at, error.clone());
+                }
+            }
+            Event::IncidentOpened {
+                incident,
+                check,
+                service,
+                tags,
+                at,
+                ..
+            } => {
+                for rule in config.rules.iter().filter(|r| r.matches(check, service.as_deref(), tags)) {
+                    let t = self.track(rule, check, service, tags);
+                    t.incident = Some(incident.clone());
+                    t.incident_since = Some(*at);
+                    if rule.on(Trigger::StillOpen) {
+                        t.open_due = Some(Instant::now() + rule.for_);
+                    }
+                }
+            }
+            Event::IncidentResolved { check, .. } => {
+                for ((_, c), t) in self.tracks.iter_mut() {
+                    if c == check {
+                        t.incident = None;
+                        t.open_due = None;
+                    }
+                }
+            }
+            Event::CheckDeleted { check, .. } => self.tracks.retain(|(_, c), _| c != check),
+            Event::CheckSucceeded(report) | Event::CheckFailed(report) => {
+                let r = &report.result;
+                let Some(cert) = r.observed.certificate.as_deref() else {
+                    return;
+                };
+                for rule in config
+                    .rules
+                    .iter()
+                    .filter(|x| x.on(Trigger::CertificateExpiring))
+                    .filter(|x| x.matches(&r.check, r.service.as_deref(), &report.tags))
+                {
+                    self.certificate(rule, &r.check, &r.service, &report.tags, cert, r.at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn track(&mut self, rule: &AlertRule, check: &str, service: &Option<String>, tags: &[String]) -> &mut Track {
+        let t = self.tracks.entry((rule.name.clone(), check.to_string())).or_default();
+        t.service.clone_from(service);
+        if t.tags != tags {
+            t.tags = tags.to_vec();
+        }
+        t
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn status_changed(
+        &mut self,
+        rule: &AlertRule,
+        check: &str,
+        service: &Option<String>,
+        tags: &[String],
+        status: Status,
+        at: DateTime<Utc>,
+        error: Option<CheckError>,
+    ) {
+        let now = Instant::now();
+        let mut flapping_started = false;
+        {
+            let t = self.track(rule, check, service, tags);
+            t.status = Some(status);
+            t.since = Some(at);
+            if status == Status::Down {
+                t.error = error;
+            }
+            if let Some(f) = rule.flapping {
+                t.changes.push_back(now);
+                while t.changes.front().is_some_and(|c| *c + f.within <= now) {
+                    t.changes.pop_front();
+                }
+                if !t.flapping && t.changes.len() >= f.changes as usize {
+                    t.flapping = true;
+                    t.flap_since = Some(at);
+                    t.pending = None;
+                    flapping_started = true;
+                }
+            }
+        }
+        if flapping_started && rule.on(Trigger::Flapping) {
+            self.fire(rule, check, Trigger::Flapping, 0);
+        }
+        let t = self.track(rule, check, service, tags);
+        if t.flapping {
+            return;
+        }
+        match status {
+            Status::Down => {
+                if t.fired != Some(Trigger::Down) && rule.on(Trigger::Down) {
+                    t.pending = Some((Trigger::Down, now + rule.for_));
+                }
+            }
+            Status::Degraded => {
+                if t.fired.is_none() {
+                    t.pending = rule.on(Trigger::Degraded).then(|| (Trigger::Degraded, now + rule.for_));
+                } else if t.pending.is_some_and(|p| p.0 == Trigger::Down) {
+                    t.pending = None;
+                }
+            }
+            Status::Up => {
+                t.pending = None;
+                t.repeat_at = None;
+                t.repeats = 0;
+                if t.fired.take().is_some() && rule.send_resolved && rule.on(Trigger::Resolved) {
+                    self.fire(rule, check, Trigger::Resolved, 0);
+                }
+            }
+        }
+    }
+
+    fn certificate(
+        &mut self,
+        rule: &AlertRule,
+        check: &str,
+        service: &Option<String>,
+        tags: &[String],
+        cert: &crate::result::CertificateInfo,
+        at: DateTime<Utc>,
+    ) {
+        let left = cert.expires_in(at);
+        let level = rule.certificate.iter().filter(|th| left <= **th).count();
+        let held = self.alerting.held_until(check, service.as_deref(), tags).is_some();
+        let t = self.track(rule, check, service, tags);
+        let seen = match t.cert {
+            Some((not_after, n)) if not_after == cert.not_after => n,
+            _ => 0,
+        };
+        if level <= seen {
+            t.cert = Some((cert.not_after, level.min(seen)));
+            return;
+        }
+        if held {
+            self.count_held();
+            return;
+        }
+        t.cert = Some((cert.not_after, level));
+        let threshold = rule.certificate[level - 1];
+        let brief = CertificateBrief {
+            not_after: cert.not_after,
+            days_left: (cert.not_after - at).num_seconds() as f64 / 86_400.0,
+            threshold_days: threshold.as_secs_f64() / 86_400.0,
+        };
+        self.fire_with(rule, check, Trigger::CertificateExpiring, 0, Some(brief));
+    }
+
+    /// Fires what is due.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let config = self.alerting.config();
+        let keys: Vec<(String, String)> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| {
+                [t.pending.map(|p| p.1), t.repeat_at, t.open_due]
+                    .into_iter()
+                    .flatten()
+                    .any(|d| d <= now)
+                    || t.flapping
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            let Some(rule) = config.rules.iter().find(|r| r.name == key.0).cloned() else {
+                self.tracks.remove(&key);
+                continue;
+            };
+            self.tick_one(&rule, &key, now);
+        }
+    }
+
+    fn tick_one(&mut self, rule: &AlertRule, key: &(String, String), now: Instant) {
+        let check = key.1.as_str();
+        let (service, tags) = match self.tracks.get(key) {
+            Some(t) => (t.service.clone(), t.tags.clone()),
+            None => return,
+        };
+        let held = self.alerting.held_until(check, service.as_deref(), &tags);
+        // Flapping ends after a quiet window; the status then stands on its own.
+        if let (Some(t), Some(f)) = (self.tracks.get_mut(key), rule.flapping) {
+            if t.flapping && t.changes.back().is_none_or(|c| *c + f.within <= now) {
+                t.flapping = false;
+                t.changes.clear();
+                match t.status {
+                    Some(Status::Down) if t.fired != Some(Trigger::Down) && rule.on(Trigger::Down) => {
+                        t.pending = Some((Trigger::Down, now));
+                    }
+                    Some(Status::Up) if t.fired.is_some() => {
+                        t.fired = None;
+                        t.repeat_at = None;
+                        if rule.send_resolved && rule.on(Trigger::Resolved) {
+                            self.fire(rule, check, Trigger::Resolved, 0);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let Some(t) = self.tracks.get_mut(key) else { return };
+        if let Some((kind, due)) = t.pending {
+            if due <= now {
+                match held {
+                    Some(until) => {
+                        t.pending = Some((kind, until));
+                        self.count_held();
+                    }
+                    None => {
+                        t.pending = None;
+                        t.fired = Some(kind);
+                        t.repeats = 0;
+                        t.repeat_at = rule.repeat.map(|r| now + r);
+                        self.fire(rule, check, kind, 0);
+                    }
+                }
+            }
+        }
+        let Some(t) = self.tracks.get_mut(key) else { return };
+        if let Some(due) = t.open_due.filter(|d| *d <= now) {
+            match held {
+                Some(until) => {
+                    t.open_due = Some(until.max(due));
+                    self.count_held();
+                }
+                None => {
+                    t.open_due = None;
+                    if t.incident.is_some() {
+                        if t.fired.is_none() {
+                            t.fired = Some(Trigger::StillOpen);
+                            t.repeat_at = t.repeat_at.or(rule.repeat.map(|r| now + r));
+                        }
+                        self.fire(rule, check, Trigger::StillOpen, 0);
+                    }
+                }
+            }
+        }
+        let Some(t) = self.tracks.get_mut(key) else { return };
+        if let Some(due) = t.repeat_at.filter(|d| *d <= now) {
+            let still_failing = t.fired.is_some() && t.status != Some(Status::Up);
+            let every = rule.repeat.unwrap_or(Duration::from_secs(3600));
+            if !still_failing {
+                t.repeat_at = None;
+            } else if let Some(until) = held {
+                t.repeat_at = Some(until.max(due + every));
+                self.count_held();
+            } else {
+                t.repeats += 1;
+                t.repeat_at = Some(now + every);
+                let (kind, n) = (t.fired.unwrap_or(Trigger::Down), t.repeats);
+                self.fire(rule, check, kind, n);
+            }
+        }
+    }
+
+    fn count_held(&self) {
+        self.alerting.stats.lock().unwrap_or_else(|p| p.into_inner()).held += 1;
+    }
+
+    fn fire(&mut self, rule: &AlertRule, check: &str, kind: Trigger, repeat: u32) {
+        self.fire_with(rule, check, kind, repeat, None)
+    }
+
+    fn fire_with(
+        &mut self,
+        rule: &AlertRule,
+        check: &str,
+        kind: Trigger,
+        repeat: u32,
+        certificate: Option<CertificateBrief>,
+    ) {
+        let Some(t) = self.tracks.get(&(rule.name.clone(), check.to_string())) else {
+            return;
+        };
+        let at = self.alerting.clock.now();
+        let since = match kind {
+            Trigger::Flapping => t.flap_since,
+            Trigger::StillOpen => t.incident_since,
+            _ => t.since,
+        }
+        .unwrap_or(at);
+        let failure = !matches!(kind, Trigger::Resolved);
+        let host = if failure && kind != Trigger::CertificateExpiring {
+            self.host.latest().map(|h| HostBrief {
+                hostname: h.hostname.clone(),
+                cpu_pct: h.cpu_pct,
+                memory_used_pct: h.memory.used_pct,
+                load: [h.load1, h.load5, h.load15],
+                cores: h.cores,
+                sampled_at: h.at,
+            })
+        } else {
+            None
+        };
+        let message = message(check, kind, repeat, t, &certificate, at);
+        let alert = Alert {
+            id: self.alerting.next_id(at),
+            rule: rule.name.clone(),
+            kind,
+            severity: if kind == Trigger::Resolved {
+                Severity::Info
+            } else {
+                rule.severity
+            },
+            check: check.to_string(),
+            service: t.service.clone(),
+            tags: t.tags.clone(),
+            status: t.status,
+            at,
+            since,
+            message,
+            error: if failure && kind != Trigger::CertificateExpiring {
+                t.error.clone()
+            } else {
+                None
+            },
+            incident: t.incident.clone(),
+            repeat,
+            certificate,
+            host,
+        };
+        self.alerting
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fired += 1;
+        let alert = Arc::new(alert);
+        // Queued before it is published, so a subscriber that sees the event sees it queued.
+        let config = self.alerting.config();
+        for name in &rule.notify {
+            if config.notifiers.contains_key(name) {
+                self.alerting.outbox.push(name, alert.clone());
+            }
+        }
+        (self.publish)(Event::AlertFired((*alert).clone()));
+    }
+}
+
+fn message(
+    check: &str,
+    kind: Trigger,
+    repeat: u32,
+    t: &Track,
+    cert: &Option<CertificateBrief>,
+    at: DateTime<Utc>,
+) -> String {
+    let took = |since: Option<DateTime<Utc>>| {
+        since
+            .and_then(|s| (at - s).to_std().ok())
+            .map(|d| crate::spec::human(Duration::from_secs(d.as_secs())))
+            .unwrap_or_else(|| "0s".into())
+    };
+    let why = t
+        .error
+        .as_ref()
+        .map(|e| format!(": {}", e.message))
+        .unwrap_or_default();
+    let again = if repeat > 0 { " (still)" } else { "" };
+    match kind {
+        Trigger::Down => format!("{check} is down{again} for {}{why}", took(t.since)),
+        Trigger::Degraded => format!("{check} is degraded{again} for {}", took(t.since)),
+        Trigger::Resolved => format!("{check} is back up"),
+        Trigger::StillOpen => format!("{check}: incident still open after {}", took(t.incident_since)),
+        Trigger::Flapping => format!("{check} is flapping ({} changes)", t.changes.len()),
+        Trigger::CertificateExpiring => match cert {
+            Some(c) => format!(
+                "{check}: certificate expires in {:.1} days ({})",
+                c.days_left,
+                c.not_after.to_rfc3339()
+            ),
+            None => format!("{check}: certificate expiring"),
+        },
+    }
+}

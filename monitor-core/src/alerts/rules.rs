@@ -1,0 +1,785 @@
+//! Alert rules, notifiers and maintenance windows in the one spec shape: the
+//! `[[notifiers]]`, `[[alerts]]` and `[[maintenance]]` tables of a spec file (or the same
+//! keys of a JSON object), validated with field paths like the checks.
+//!
+//! ```
+//! use monitor_core::spec::Spec;
+//! let spec = Spec::from_toml_str(r#"
+//!     [[notifiers]]
+//!     name = "ops"
+//!     kind = "webhook"
+//!     url = "https://hooks.example.com/upwatch"
+//!     secret = "s3cret"
+//!
+//!     [[alerts]]
+//!     name = "api down"
+//!     checks = ["api"]
+//!     for = "2m"
+//!     repeat = "1h"
+//!     notify = ["ops"]
+//!
+//!     [[maintenance]]
+//!     name = "nightly backup"
+//!     weekdays = ["mon", "tue", "wed", "thu", "fri"]
+//!     start = "02:00"
+//!     end = "02:30"
+//!     timezone = "Europe/Paris"
+//! "#).unwrap();
+//! assert_eq!(spec.alerts[0].for_, std::time::Duration::from_secs(120));
+//! assert!(!format!("{:?}", spec.notifiers[0]).contains("s3cret"));
+//!
+//! let err = Spec::from_toml_str(r#"
+//!     [[alerts]]
+//!     name = "x"
+//!     notify = ["nobody"]
+//! "#).unwrap_err();
+//! assert!(err.to_string().contains("alerts[0].notify[0]: \"nobody\" is not a notifier"));
+//! ```
+
+use chrono::{DateTime, NaiveTime, Utc, Weekday};
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+use std::time::Duration;
+
+use crate::spec::reader::{index, join, type_name, Obj, Problems};
+
+/// Where a notifier sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifierKind {
+    /// A JSON POST of the `alert_fired` event, optionally signed (HMAC-SHA256).
+    Webhook,
+    /// A Slack incoming webhook.
+    Slack,
+    /// A Discord webhook.
+    Discord,
+    /// A Microsoft Teams incoming webhook (MessageCard).
+    Teams,
+}
+
+impl NotifierKind {
+    /// The spec name (`webhook`, `slack`, `discord`, `teams`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifierKind::Webhook => "webhook",
+            NotifierKind::Slack => "slack",
+            NotifierKind::Discord => "discord",
+            NotifierKind::Teams => "teams",
+        }
+    }
+}
+
+/// Default time allowed for one delivery attempt.
+pub const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default delivery attempts before an alert is given up for a notifier.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// Default wait before the first retry (doubled after each failure, with jitter).
+pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+/// Default cap on the wait between retries.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// One notifier: where alerts go. Its URL, secret and headers are secrets: `Debug`
+/// shows only the name and kind.
+///
+/// ```
+/// use monitor_core::alerts::rules::{NotifierKind, NotifierSpec};
+/// let n = NotifierSpec::from_value(serde_json::json!({
+///     "name": "chat", "kind": "slack", "url": "https://hooks.slack.com/services/T/B/x"
+/// })).unwrap();
+/// assert_eq!(n.kind, NotifierKind::Slack);
+/// assert!(!format!("{n:?}").contains("hooks.slack.com"));
+/// ```
+#[derive(Clone)]
+pub struct NotifierSpec {
+    /// Unique name, used by `notify` in rules.
+    pub name: String,
+    /// Where it sends.
+    pub kind: NotifierKind,
+    /// The webhook URL (a secret for Slack, Discord and Teams).
+    pub url: url::Url,
+    /// HMAC-SHA256 key for the `X-Upwatch-Signature` header (webhooks).
+    pub secret: Option<String>,
+    /// Extra request headers (authorization and the like).
+    pub headers: Vec<(String, String)>,
+    /// Time allowed for one attempt.
+    pub timeout: Duration,
+    /// Attempts before giving up on an alert.
+    pub max_attempts: u32,
+    /// Wait before the first retry.
+    pub backoff: Duration,
+    /// Cap on the wait between retries.
+    pub max_backoff: Duration,
+}
+
+impl fmt::Debug for NotifierSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifierSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &"<redacted>")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl NotifierSpec {
+    /// Validates one notifier given as JSON (`${VAR}` taken from the environment).
+    pub fn from_value(value: Value) -> Result<NotifierSpec, crate::spec::SpecError> {
+        let mut p = Problems::default();
+        match read_notifier(&value, "", &|k| std::env::var(k).ok(), &mut p) {
+            Some(n) if p.list.is_empty() => Ok(n),
+            _ => Err(crate::spec::SpecError::Invalid(p.list)),
+        }
+    }
+}
+
+pub(crate) fn read_notifier(
+    value: &Value,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Problems,
+) -> Option<NotifierSpec> {
+    let mut expanded = value.clone();
+    crate::spec::env::expand(&mut expanded, path, env, p);
+    let mut o = Obj::new(&expanded, path, p)?;
+    let name = o.required_string("name", p);
+    let kind_path = o.at("kind");
+    let kind = match o.required_string("kind", p).as_deref() {
+        Some("webhook") => Some(NotifierKind::Webhook),
+        Some("slack") => Some(NotifierKind::Slack),
+        Some("discord") => Some(NotifierKind::Discord),
+        Some("teams") | Some("msteams") => Some(NotifierKind::Teams),
+        Some(other) => {
+            p.push(
+                kind_path,
+                format!("{other:?} is not a kind of notifier (one of: webhook, slack, discord, teams)"),
+            );
+            None
+        }
+        None => None,
+    };
+    let url_path = o.at("url");
+    // Never echo the URL itself: for chat webhooks it is the secret.
+    let url = o.required_string("url", p).and_then(|u| match url::Url::parse(&u) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Some(url),
+        Ok(_) => {
+            p.push(&url_path, "is not an http:// or https:// URL with a host");
+            None
+        }
+        Err(e) => {
+            p.push(&url_path, format!("is not a URL ({e})"));
+            None
+        }
+    });
+    let secret_path = o.at("secret");
+    let secret = o.string("secret", p);
+    if secret.is_some() && kind.is_some_and(|k| k != NotifierKind::Webhook) {
+        p.push(secret_path, "only webhooks are signed");
+    }
+    let headers_path = o.at("headers");
+    let headers = o.string_map("headers", p).unwrap_or_default();
+    for (k, v) in &headers {
+        if http::HeaderName::try_from(k.as_str()).is_err() {
+            p.push(join(&headers_path, k), "is not a valid header name");
+        } else if http::HeaderValue::try_from(v.as_str()).is_err() {
+            p.push(join(&headers_path, k), "has characters not allowed in a header value");
+        }
+    }
+    let timeout = o.duration("timeout", p).unwrap_or(DEFAULT_NOTIFIER_TIMEOUT);
+    if timeout.is_zero() || timeout > Duration::from_secs(300) {
+        p.push(o.at("timeout"), "must be between 1ms and 5m");
+    }
+    let max_attempts = o
+        .int("max_attempts", 1, 1000, p)
+        .map_or(DEFAULT_MAX_ATTEMPTS, |n| n as u32);
+    let backoff = o.duration("backoff", p).unwrap_or(DEFAULT_BACKOFF);
+    let max_backoff = o.duration("max_backoff", p).unwrap_or(DEFAULT_MAX_BACKOFF).max(backoff);
+    o.finish(p);
+    Some(NotifierSpec {
+        name: name?,
+        kind: kind?,
+        url: url?,
+        secret,
+        headers,
+        timeout,
+        max_attempts,
+        backoff,
+        max_backoff,
+    })
+}
+
+/// What a rule alerts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The check went down (and stayed down for `for`).
+    Down,
+    /// The check came back up after a failure alert.
+    Resolved,
+    /// The check became degraded (and stayed so for `for`).
+    Degraded,
+    /// An incident is still open `for` after it opened.
+    StillOpen,
+    /// The check changed status too often: one alert instead of one per change.
+    Flapping,
+    /// The check's certificate crossed an expiry threshold.
+    CertificateExpiring,
+}
+
+impl Trigger {
+    /// The spec and JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Down => "down",
+            Trigger::Resolved => "resolved",
+            Trigger::Degraded => "degraded",
+            Trigger::StillOpen => "still_open",
+            Trigger::Flapping => "flapping",
+            Trigger::CertificateExpiring => "certificate_expiring",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Trigger> {
+        Some(match s {
+            "down" => Trigger::Down,
+            "resolved" | "up" => Trigger::Resolved,
+            "degraded" => Trigger::Degraded,
+            "still_open" => Trigger::StillOpen,
+            "flapping" => Trigger::Flapping,
+            "certificate_expiring" => Trigger::CertificateExpiring,
+            _ => return None,
+        })
+    }
+}
+
+/// How urgent an alert is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// For the record.
+    Info,
+    /// Look soon.
+    Warning,
+    /// Look now.
+    Critical,
+}
+
+impl Severity {
+    /// The spec and JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Flapping detection: `changes` status changes within `within`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Flapping {
+    /// Status changes that make a check flapping.
+    pub changes: u32,
+    /// The window they are counted in.
+    pub within: Duration,
+}
+
+impl Default for Flapping {
+    fn default() -> Self {
+        Flapping {
+            changes: 5,
+            within: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One alert rule.
+///
+/// ```
+/// use monitor_core::alerts::rules::{AlertRule, Trigger};
+/// let r = AlertRule::from_value(serde_json::json!({"name": "all", "for": "30s"})).unwrap();
+/// assert_eq!(r.on, vec![Trigger::Down, Trigger::Resolved]);
+/// assert!(r.matches("api", None, &[]));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertRule {
+    /// Unique name.
+    pub name: String,
+    /// What it alerts on (default: down and resolved).
+    pub on: Vec<Trigger>,
+    /// Only these checks (empty: any).
+    pub checks: Vec<String>,
+    /// Only checks of these services (empty: any).
+    pub services: Vec<String>,
+    /// Only checks with any of these tags (empty: any).
+    pub tags: Vec<String>,
+    /// How long the check must stay down (or degraded, or the incident open) first.
+    #[serde(rename = "for")]
+    pub for_: Duration,
+    /// How urgent.
+    pub severity: Severity,
+    /// Notifier names.
+    pub notify: Vec<String>,
+    /// Remind this often while still down.
+    pub repeat: Option<Duration>,
+    /// Send `resolved` when a check that was alerted on comes back up.
+    pub send_resolved: bool,
+    /// Flapping detection (on when `on` has `flapping` or the table is given).
+    pub flapping: Option<Flapping>,
+    /// Certificate expiry thresholds, largest first (default 14d, 7d, 1d).
+    pub certificate: Vec<Duration>,
+}
+
+impl AlertRule {
+    /// Validates one rule given as JSON (its `notify` names are not checked here).
+    pub fn from_value(value: Value) -> Result<AlertRule, crate::spec::SpecError> {
+        let mut p = Problems::default();
+        match read_rule(&value, "", &mut p) {
+            Some(r) if p.list.is_empty() => Ok(r),
+            _ => Err(crate::spec::SpecError::Invalid(p.list)),
+        }
+    }
+
+    /// Whether the rule applies to a check with this name, service and tags.
+    pub fn matches(&self, check: &str, service: Option<&str>, tags: &[String]) -> bool {
+        (self.checks.is_empty() || self.checks.iter().any(|c| c == check))
+            && (self.services.is_empty() || service.is_some_and(|s| self.services.iter().any(|x| x == s)))
+            && (self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t)))
+    }
+
+    /// Whether the rule alerts on `t`.
+    pub fn on(&self, t: Trigger) -> bool {
+        self.on.contains(&t)
+    }
+}
+
+pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<AlertRule> {
+    let mut o = Obj::new(value, path, p)?;
+    let name = o.required_string("name", p);
+    let on_path = o.at("on");
+    let mut on = Vec::new();
+    for (i, s) in o.strings("on", p).unwrap_or_default().iter().enumerate() {
+        match Trigger::parse(s) {
+            Some(t) if !on.contains(&t) => on.push(t),
+            Some(_) => {}
+            None => p.push(
+                index(&on_path, i),
+                format!(
+                    "{s:?} is not an alert trigger (one of: down, resolved, degraded, still_open, flapping, certificate_expiring)"
+                ),
+            ),
+        }
+    }
+    let checks = o.strings("checks", p).unwrap_or_default();
+    let services = o.strings("services", p).unwrap_or_default();
+    let tags = o.strings("tags", p).unwrap_or_default();
+    let for_ = o.duration("for", p).unwrap_or(Duration::ZERO);
+    let sev_path = o.at("severity");
+    let severity = match o.string("severity", p).as_deref() {
+        None | Some("critical") => Severity::Critical,
+        Some("warning") | Some("warn") => Severity::Warning,
+        Some("info") => Severity::Info,
+        Some(other) => {
+            p.push(sev_path, format!("{other:?} is not a severity (one of: info, warning, critical)"));
+            Severity::Critical
+        }
+    };
+    let notify = o.strings("notify", p).unwrap_or_default();
+    let repeat_path = o.at("repeat");
+    let repeat = o.duration("repeat", p);
+    if repeat.is_some_and(|r| r < Duration::from_secs(1)) {
+        p.push(repeat_path, "must be at least 1s");
+    }
+    let send_resolved_given = o.bool("send_resolved", p);
+    let flap_path = o.at("flapping");
+    let mut flapping = None;
+    match o.raw("flapping") {
+        None => {}
+        Some(Value::Bool(true)) => flapping = Some(Flapping::default()),
+        Some(Value::Bool(false)) => {}
+        Some(v @ Value::Object(_)) => {
+            if let Some(mut f) = Obj::new(v, &flap_path, p) {
+                let d = Flapping::default();
+                let changes = f.int("changes", 2, 1000, p).map_or(d.changes, |n| n as u32);
+                let within = f.duration("within", p).unwrap_or(d.within);
+                if within.is_zero() {
+                    p.push(f.at("within"), "must be longer than 0s");
+                }
+                f.finish(p);
+                flapping = Some(Flapping { changes, within });
+            }
+        }
+        Some(other) => p.push(
+            &flap_path,
+            format!("expected {{ changes = 5, within = \"10m\" }}, got {}", type_name(other)),
+        ),
+    }
+    let cert_path = o.at("certificate");
+    let mut certificate = Vec::new();
+    for (i, s) in o.strings("certificate", p).unwrap_or_default().iter().enumerate() {
+        match crate::spec::reader::parse_duration(s) {
+            Ok(d) if !d.is_zero() => certificate.push(d),
+            Ok(_) => p.push(index(&cert_path, i), "must be longer than 0s"),
+            Err(e) => p.push(index(&cert_path, i), e),
+        }
+    }
+    o.finish(p);
+    if on.is_empty() {
+        on = vec![Trigger::Down, Trigger::Resolved];
+        if flapping.is_some() {
+            on.push(Trigger::Flapping);
+        }
+    }
+    if on.contains(&Trigger::Flapping) && flapping.is_none() {
+        flapping = Some(Flapping::default());
+    }
+    if certificate.is_empty() {
+        certificate = [14, 7, 1].iter().map(|d| Duration::from_secs(d * 86_400)).collect();
+    }
+    certificate.sort_by(|a, b| b.cmp(a));
+    certificate.dedup();
+    let send_resolved = send_resolved_given.unwrap_or(true);
+    Some(AlertRule {
+        name: name?,
+        on,
+        checks,
+        services,
+        tags,
+        for_,
+        severity,
+        notify,
+        repeat,
+        send_resolved,
+        flapping,
+        certificate,
+    })
+}
+
+/// When a maintenance window is open.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Schedule {
+    /// From one instant to another.
+    Once {
+        /// Start.
+        from: DateTime<Utc>,
+        /// End (exclusive).
+        to: DateTime<Utc>,
+    },
+    /// On some weekdays, between two local times in a time zone (`end` before `start`
+    /// crosses midnight, counted from the start's day).
+    Weekly {
+        /// The days it starts on.
+        weekdays: Vec<Weekday>,
+        /// Local start time.
+        start: NaiveTime,
+        /// Local end time.
+        end: NaiveTime,
+        /// The time zone (IANA name).
+        #[serde(serialize_with = "tz_name")]
+        timezone: chrono_tz::Tz,
+    },
+}
+
+fn tz_name<S: serde::Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
+}
+
+/// A maintenance window: its checks still run and are stored; their alerts are held back.
+///
+/// ```
+/// use monitor_core::alerts::rules::MaintenanceWindow;
+/// let w = MaintenanceWindow::from_value(serde_json::json!({
+///     "name": "deploy", "services": ["backend"],
+///     "from": "2026-12-01T10:00:00Z", "to": "2026-12-01T11:00:00Z"
+/// })).unwrap();
+/// let at = "2026-12-01T10:30:00Z".parse().unwrap();
+/// assert!(w.active_at(at));
+/// assert_eq!(w.ends_after(at), Some("2026-12-01T11:00:00Z".parse().unwrap()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MaintenanceWindow {
+    /// Its name.
+    pub name: String,
+    /// Only these checks (all three filters empty: every check).
+    pub checks: Vec<String>,
+    /// Checks of these services.
+    pub services: Vec<String>,
+    /// Checks with any of these tags.
+    pub tags: Vec<String>,
+    /// When.
+    pub schedule: Schedule,
+}
+
+impl MaintenanceWindow {
+    /// Validates one window given as JSON.
+    pub fn from_value(value: Value) -> Result<MaintenanceWindow, crate::spec::SpecError> {
+        let mut p = Problems::default();
+        match read_maintenance(&value, "", &mut p) {
+            Some(w) if p.list.is_empty() => Ok(w),
+            _ => Err(crate::spec::SpecError::Invalid(p.list)),
+        }
+    }
+
+    /// Whether the window covers a check with this name, service and tags.
+    pub fn covers(&self, check: &str, service: Option<&str>, tags: &[String]) -> bool {
+        if self.checks.is_empty() && self.services.is_empty() && self.tags.is_empty() {
+            return true;
+        }
+        self.checks.iter().any(|c| c == check)
+            || service.is_some_and(|s| self.services.iter().any(|x| x == s))
+            || tags.iter().any(|t| self.tags.contains(t))
+    }
+
+    /// Whether the window is open at `at`.
+    pub fn active_at(&self, at: DateTime<Utc>) -> bool {
+        match &self.schedule {
+            Schedule::Once { from, to } => *from <= at && at < *to,
+            Schedule::Weekly { .. } => self.weekly_end(at).is_some(),
+        }
+    }
+
+    /// When the window, open at `at`, closes (`None` when it is not open).
+    pub fn ends_after(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match &self.schedule {
+            Schedule::Once { to, .. } => self.active_at(at).then_some(*to),
+            Schedule::Weekly { .. } => self.weekly_end(at),
+        }
+    }
+
+    /// For a weekly window: the end of the occurrence open at `at`, if one is.
+    fn weekly_end(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        use chrono::{Datelike, TimeZone};
+        let Schedule::Weekly {
+            weekdays,
+            start,
+            end,
+            timezone,
+        } = &self.schedule
+        else {
+            return None;
+        };
+        let local = at.with_timezone(timezone);
+        let today = local.date_naive();
+        // The occurrence that started today, or (crossing midnight) yesterday.
+        for day in [today, today.pred_opt()?] {
+            if !weekdays.contains(&day.weekday()) {
+                continue;
+            }
+            let end_day = if end <= start { day.succ_opt()? } else { day };
+            let resolve = |d: chrono::NaiveDate, t: NaiveTime| {
+                let naive = d.and_time(t);
+                timezone
+                    .from_local_datetime(&naive)
+                    .earliest()
+                    .or_else(|| timezone.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+                    .map(|x| x.with_timezone(&Utc))
+            };
+            let (from, to) = (resolve(day, *start)?, resolve(end_day, *end)?);
+            if from <= at && at < to {
+                return Some(to);
+            }
+        }
+        None
+    }
+}
+
+fn weekday(s: &str) -> Option<Weekday> {
+    Some(match s.to_ascii_lowercase().get(..3)? {
+        "mon" => Weekday::Mon,
+        "tue" => Weekday::Tue,
+        "wed" => Weekday::Wed,
+        "thu" => Weekday::Thu,
+        "fri" => Weekday::Fri,
+        "sat" => Weekday::Sat,
+        "sun" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+pub(crate) fn read_maintenance(value: &Value, path: &str, p: &mut Problems) -> Option<MaintenanceWindow> {
+    let mut o = Obj::new(value, path, p)?;
+    let name = o.required_string("name", p);
+    let checks = o.strings("checks", p).unwrap_or_default();
+    let services = o.strings("services", p).unwrap_or_default();
+    let tags = o.strings("tags", p).unwrap_or_default();
+    let instant = |o: &mut Obj, key: &'static str, p: &mut Problems| -> Option<DateTime<Utc>> {
+        let at = o.at(key);
+        let s = o.string(key, p)?;
+        match DateTime::parse_from_rfc3339(s.trim()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                p.push(at, format!("{s:?} is not an RFC 3339 time (like \"2026-12-01T10:00:00Z\")"));
+                None
+            }
+        }
+    };
+    let time = |o: &mut Obj, key: &'static str, p: &mut Problems| -> Option<NaiveTime> {
+        let at = o.at(key);
+        let s = o.string(key, p)?;
+        match NaiveTime::parse_from_str(s.trim(), "%H:%M").or_else(|_| NaiveTime::parse_from_str(s.trim(), "%H:%M:%S")) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                p.push(at, format!("{s:?} is not a time of day (like \"02:30\")"));
+                None
+            }
+        }
+    };
+    let once = o.has("from") || o.has("to");
+    let schedule = if once {
+        let from_path = o.at("from");
+        let (from, to) = (instant(&mut o, "from", p), instant(&mut o, "to", p));
+        if !o.has("from") {
+            p.push(o.at("from"), "is required with \"to\"");
+        }
+        if !o.has("to") {
+            p.push(o.at("to"), "is required with \"from\"");
+        }
+        for key in ["weekdays", "start", "end", "timezone"] {
+            if o.has(key) {
+                p.push(o.at(key), "a window is either one-off (from/to) or weekly (weekdays/start/end)");
+            }
+        }
+        match (from, to) {
+            (Some(from), Some(to)) if from < to => Some(Schedule::Once { from, to }),
+            (Some(_), Some(_)) => {
+                p.push(from_path, "must be before \"to\"");
+                None
+            }
+            _ => None,
+        }
+    } else {
+        let wd_path = o.at("weekdays");
+        let mut weekdays = Vec::new();
+        let given = o.strings("weekdays", p);
+        for (i, s) in given.clone().unwrap_or_default().iter().enumerate() {
+            match weekday(s) {
+                Some(d) => weekdays.push(d),
+                None => p.push(index(&wd_path, i), format!("{s:?} is not a weekday (mon..sun)")),
+            }
+        }
+        if given.is_none() {
+            weekdays = vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ];
+        }
+        let start_given = o.has("start");
+        let (start, end) = (time(&mut o, "start", p), time(&mut o, "end", p));
+        if !start_given {
+            p.push(o.at("start"), "is required (or give from/to for a one-off window)");
+        }
+        if !o.has("end") {
+            p.push(o.at("end"), "is required");
+        }
+        let tz_path = o.at("timezone");
+        let tz = match o.string("timezone", p) {
+            None => Some(chrono_tz::UTC),
+            Some(name) => match name.parse::<chrono_tz::Tz>() {
+                Ok(tz) => Some(tz),
+                Err(_) => {
+                    p.push(tz_path, format!("{name:?} is not an IANA time zone (like \"Europe/Paris\")"));
+                    None
+                }
+            },
+        };
+        match (start, end, tz) {
+            (Some(start), Some(end), Some(timezone)) if start != end => Some(Schedule::Weekly {
+                weekdays,
+                start,
+                end,
+                timezone,
+            }),
+            (Some(_), Some(_), Some(_)) => {
+                p.push(o.at("end"), "must differ from start");
+                None
+            }
+            _ => None,
+        }
+    };
+    o.finish(p);
+    Some(MaintenanceWindow {
+        name: name?,
+        checks,
+        services,
+        tags,
+        schedule: schedule?,
+    })
+}
+
+/// Reads `notifiers`, `alerts` and `maintenance` of a spec object, checking names and
+/// that every `notify` names a notifier.
+pub(crate) fn read_alerting(
+    o: &mut Obj,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Problems,
+) -> (Vec<NotifierSpec>, Vec<AlertRule>, Vec<MaintenanceWindow>) {
+    fn list<'a>(o: &mut Obj<'a>, key: &'static str, p: &mut Problems) -> &'a [Value] {
+        match o.raw(key) {
+            None => &[],
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                p.push(key, format!("expected a list of tables, got {}", type_name(other)));
+                &[]
+            }
+        }
+    }
+    let mut notifiers: Vec<NotifierSpec> = Vec::new();
+    for (i, v) in list(o, "notifiers", p).iter().enumerate() {
+        let path = index("notifiers", i);
+        if let Some(n) = read_notifier(v, &path, env, p) {
+            if let Some(first) = notifiers.iter().position(|x| x.name == n.name) {
+                p.push(
+                    format!("{path}.name"),
+                    format!("{:?} is already used by notifiers[{first}]", n.name),
+                );
+            }
+            notifiers.push(n);
+        }
+    }
+    let mut alerts: Vec<AlertRule> = Vec::new();
+    for (i, v) in list(o, "alerts", p).iter().enumerate() {
+        let path = index("alerts", i);
+        if let Some(r) = read_rule(v, &path, p) {
+            if alerts.iter().any(|x| x.name == r.name) {
+                p.push(format!("{path}.name"), format!("{:?} is declared twice", r.name));
+            }
+            for (j, n) in r.notify.iter().enumerate() {
+                // Judged against the raw list, so a notifier with other problems is not reported twice.
+                let declared = notifiers.iter().any(|x| &x.name == n)
+                    || matches!(value_names(o, "notifiers"), Some(names) if names.contains(n));
+                if !declared {
+                    p.push(format!("{path}.notify[{j}]"), format!("{n:?} is not a notifier"));
+                }
+            }
+            alerts.push(r);
+        }
+    }
+    let mut maintenance = Vec::new();
+    for (i, v) in list(o, "maintenance", p).iter().enumerate() {
+        if let Some(w) = read_maintenance(v, &index("maintenance", i), p) {
+            maintenance.push(w);
+        }
+    }
+    (notifiers, alerts, maintenance)
+}
+
+fn value_names(o: &Obj, key: &str) -> Option<Vec<String>> {
+    match o.entries().get(key)? {
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(|v| v.get("name").and_then(Value::as_str).map(String::from))
+                .collect(),
+        ),
+        _ => None,
+    }
+}

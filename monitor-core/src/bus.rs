@@ -266,7 +266,7 @@ pub enum Event {
     },
     /// An alert rule fired (flattened: `{"event":"alert_fired","id":...,"rule":...,"kind":"down",...}`).
     /// This is also the body webhooks receive.
-    AlertFired(crate::alerts::Alert),
+    AlertFired(Box<crate::alerts::Alert>),
     /// An alert reached a notifier.
     AlertDelivered {
         /// The alert's id.

@@ -86,7 +86,8 @@ impl Notifier {
             return None;
         };
         use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-        http.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        http.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.spec.kind == NotifierKind::Webhook {
             let stamp = Utc::now().timestamp().to_string();
             if let Ok(v) = HeaderValue::try_from(stamp) {
@@ -195,7 +196,7 @@ pub fn render(kind: NotifierKind, alert: &Alert) -> String {
         _ => (0xd0, 0x30, 0x30),
     };
     let body = match kind {
-        NotifierKind::Webhook => Event::AlertFired(alert.clone()).to_json(),
+        NotifierKind::Webhook => Event::AlertFired(Box::new(alert.clone())).to_json(),
         NotifierKind::Slack => {
             let esc = slack_escape;
             let fields: Vec<String> = facts.iter().map(|(k, v)| format!("*{k}*: {}", esc(v))).collect();

@@ -309,7 +309,11 @@ impl Alerting {
     }
 
     fn next_id(&self, at: DateTime<Utc>) -> String {
-        format!("{}-{}", at.timestamp_millis(), self.seq.fetch_add(1, Ordering::Relaxed) + 1)
+        format!(
+            "{}-{}",
+            at.timestamp_millis(),
+            self.seq.fetch_add(1, Ordering::Relaxed) + 1
+        )
     }
 }
 
@@ -434,7 +438,11 @@ impl Engine {
                 error,
                 ..
             } => {
-                for rule in config.rules.iter().filter(|r| r.matches(check, service.as_deref(), tags)) {
+                for rule in config
+                    .rules
+                    .iter()
+                    .filter(|r| r.matches(check, service.as_deref(), tags))
+                {
                     self.status_changed(rule, check, service, tags, *status, *at, error.clone());
                 }
             }
@@ -446,7 +454,11 @@ impl Engine {
                 at,
                 ..
             } => {
-                for rule in config.rules.iter().filter(|r| r.matches(check, service.as_deref(), tags)) {
+                for rule in config
+                    .rules
+                    .iter()
+                    .filter(|r| r.matches(check, service.as_deref(), tags))
+                {
                     let t = self.track(rule, check, service, tags);
                     t.incident = Some(incident.clone());
                     t.incident_since = Some(*at);
@@ -763,11 +775,7 @@ impl Engine {
             certificate,
             host,
         };
-        self.alerting
-            .stats
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .fired += 1;
+        self.alerting.stats.lock().unwrap_or_else(|p| p.into_inner()).fired += 1;
         let alert = Arc::new(alert);
         // Queued before it is published, so a subscriber that sees the event sees it queued.
         let config = self.alerting.config();
@@ -776,7 +784,7 @@ impl Engine {
                 self.alerting.outbox.push(name, alert.clone());
             }
         }
-        (self.publish)(Event::AlertFired((*alert).clone()));
+        (self.publish)(Event::AlertFired(Box::new((*alert).clone())));
     }
 }
 
@@ -794,11 +802,7 @@ fn message(
             .map(|d| crate::spec::human(Duration::from_secs(d.as_secs())))
             .unwrap_or_else(|| "0s".into())
     };
-    let why = t
-        .error
-        .as_ref()
-        .map(|e| format!(": {}", e.message))
-        .unwrap_or_default();
+    let why = t.error.as_ref().map(|e| format!(": {}", e.message)).unwrap_or_default();
     let again = if repeat > 0 { " (still)" } else { "" };
     match kind {
         Trigger::Down => format!("{check} is down{again} for {}{why}", took(t.since)),
@@ -814,5 +818,95 @@ fn message(
             ),
             None => format!("{check}: certificate expiring"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::rules::AlertRule;
+    use crate::bus::RunReport;
+    use crate::result::CheckResult;
+
+    fn result(at: DateTime<Utc>, days_left: f64) -> Event {
+        let not_after = if days_left > 50.0 {
+            at + chrono::Duration::days(90)
+        } else {
+            "2027-01-01T00:00:00Z".parse().unwrap()
+        };
+        let r: CheckResult = serde_json::from_value(serde_json::json!({
+            "check": "site", "kind": "tls", "status": "up", "at": at, "duration_ms": 1.0,
+            "phases": {}, "observed": {"certificate": {
+                "subject": "CN=site", "issuer": "CN=ca", "sans": [], "not_before": "2026-01-01T00:00:00Z",
+                "not_after": not_after, "days_left": days_left, "chain": [], "chain_valid": true,
+                "hostname_valid": true
+            }}
+        }))
+        .unwrap();
+        Event::CheckSucceeded(RunReport {
+            result: Arc::new(r),
+            tags: vec![],
+            attempt: 1,
+            lateness_ms: None,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn certificate_alerts_fire_once_per_threshold_crossed() {
+        let alerting = Arc::new(Alerting::new(Clock::following_tokio(
+            "2026-12-01T00:00:00Z".parse().unwrap(),
+        )));
+        let rule = AlertRule::from_value(serde_json::json!({
+            "name": "certs", "on": ["certificate_expiring"], "certificate": ["14d", "7d", "1d"]
+        }))
+        .unwrap();
+        alerting.configure(vec![], vec![rule], vec![]);
+        let fired: Arc<Mutex<Vec<Alert>>> = Arc::default();
+        let sink = fired.clone();
+        let publish: Publish = Arc::new(move |e| {
+            if let Event::AlertFired(a) = e {
+                sink.lock().unwrap().push(*a);
+            }
+        });
+        let mut engine = Engine {
+            alerting,
+            publish,
+            host: Arc::default(),
+            tracks: HashMap::new(),
+        };
+        let expiry: DateTime<Utc> = "2027-01-01T00:00:00Z".parse().unwrap();
+        // Daily results as the expiry approaches; a renewal; then the new one ages.
+        for days in [20.0, 13.5, 13.0, 12.0, 6.5, 6.0, 0.5, 0.4] {
+            let at = expiry - chrono::Duration::seconds((days * 86_400.0) as i64);
+            engine.on_event(&result(at, days));
+            engine.tick();
+        }
+        let at = expiry - chrono::Duration::hours(2);
+        engine.on_event(&result(at, 90.0)); // renewed: 90 days left, nothing to say
+        engine.tick();
+        let got = fired.lock().unwrap().clone();
+        let thresholds: Vec<f64> = got
+            .iter()
+            .map(|a| a.certificate.as_ref().unwrap().threshold_days)
+            .collect();
+        assert_eq!(thresholds, vec![14.0, 7.0, 1.0]);
+        assert!(got
+            .iter()
+            .all(|a| a.kind == Trigger::CertificateExpiring && a.check == "site"));
+        assert!(got[1].message.contains("6.5 days"), "{}", got[1].message);
+        // A certificate first seen 5 days before expiry fires once (7d), not for 14d too.
+        let late = expiry + chrono::Duration::days(90) - chrono::Duration::days(5);
+        let mut r = result(late, 5.0);
+        if let Event::CheckSucceeded(rep) = &mut r {
+            let mut res = (*rep.result).clone();
+            res.observed.certificate.as_mut().unwrap().not_after = expiry + chrono::Duration::days(90);
+            res.check = "other".into();
+            rep.result = Arc::new(res);
+        }
+        engine.on_event(&r);
+        engine.on_event(&r);
+        let got = fired.lock().unwrap().clone();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3].certificate.as_ref().unwrap().threshold_days, 7.0);
     }
 }

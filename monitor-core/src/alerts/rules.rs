@@ -119,7 +119,10 @@ impl fmt::Debug for NotifierSpec {
             .field("kind", &self.kind)
             .field("url", &"<redacted>")
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            )
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -383,7 +386,10 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
         Some("warning") | Some("warn") => Severity::Warning,
         Some("info") => Severity::Info,
         Some(other) => {
-            p.push(sev_path, format!("{other:?} is not a severity (one of: info, warning, critical)"));
+            p.push(
+                sev_path,
+                format!("{other:?} is not a severity (one of: info, warning, critical)"),
+            );
             Severity::Critical
         }
     };
@@ -575,7 +581,11 @@ impl MaintenanceWindow {
                 timezone
                     .from_local_datetime(&naive)
                     .earliest()
-                    .or_else(|| timezone.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+                    .or_else(|| {
+                        timezone
+                            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                            .earliest()
+                    })
                     .map(|x| x.with_timezone(&Utc))
             };
             let (from, to) = (resolve(day, *start)?, resolve(end_day, *end)?);
@@ -612,7 +622,10 @@ pub(crate) fn read_maintenance(value: &Value, path: &str, p: &mut Problems) -> O
         match DateTime::parse_from_rfc3339(s.trim()) {
             Ok(t) => Some(t.with_timezone(&Utc)),
             Err(_) => {
-                p.push(at, format!("{s:?} is not an RFC 3339 time (like \"2026-12-01T10:00:00Z\")"));
+                p.push(
+                    at,
+                    format!("{s:?} is not an RFC 3339 time (like \"2026-12-01T10:00:00Z\")"),
+                );
                 None
             }
         }
@@ -620,7 +633,8 @@ pub(crate) fn read_maintenance(value: &Value, path: &str, p: &mut Problems) -> O
     let time = |o: &mut Obj, key: &'static str, p: &mut Problems| -> Option<NaiveTime> {
         let at = o.at(key);
         let s = o.string(key, p)?;
-        match NaiveTime::parse_from_str(s.trim(), "%H:%M").or_else(|_| NaiveTime::parse_from_str(s.trim(), "%H:%M:%S")) {
+        match NaiveTime::parse_from_str(s.trim(), "%H:%M").or_else(|_| NaiveTime::parse_from_str(s.trim(), "%H:%M:%S"))
+        {
             Ok(t) => Some(t),
             Err(_) => {
                 p.push(at, format!("{s:?} is not a time of day (like \"02:30\")"));
@@ -640,7 +654,10 @@ pub(crate) fn read_maintenance(value: &Value, path: &str, p: &mut Problems) -> O
         }
         for key in ["weekdays", "start", "end", "timezone"] {
             if o.has(key) {
-                p.push(o.at(key), "a window is either one-off (from/to) or weekly (weekdays/start/end)");
+                p.push(
+                    o.at(key),
+                    "a window is either one-off (from/to) or weekly (weekdays/start/end)",
+                );
             }
         }
         match (from, to) {
@@ -686,7 +703,10 @@ pub(crate) fn read_maintenance(value: &Value, path: &str, p: &mut Problems) -> O
             Some(name) => match name.parse::<chrono_tz::Tz>() {
                 Ok(tz) => Some(tz),
                 Err(_) => {
-                    p.push(tz_path, format!("{name:?} is not an IANA time zone (like \"Europe/Paris\")"));
+                    p.push(
+                        tz_path,
+                        format!("{name:?} is not an IANA time zone (like \"Europe/Paris\")"),
+                    );
                     None
                 }
             },
@@ -733,15 +753,21 @@ pub(crate) fn read_alerting(
         }
     }
     let mut notifiers: Vec<NotifierSpec> = Vec::new();
-    for (i, v) in list(o, "notifiers", p).iter().enumerate() {
+    // Names are judged on the raw values, so a duplicate is reported even when the
+    // notifier has other problems.
+    let items = list(o, "notifiers", p);
+    let raw_names: Vec<Option<&str>> = items.iter().map(|v| v.get("name").and_then(Value::as_str)).collect();
+    for (i, v) in items.iter().enumerate() {
         let path = index("notifiers", i);
-        if let Some(n) = read_notifier(v, &path, env, p) {
-            if let Some(first) = notifiers.iter().position(|x| x.name == n.name) {
+        if let Some(name) = raw_names[i] {
+            if let Some(first) = raw_names[..i].iter().position(|x| *x == Some(name)) {
                 p.push(
                     format!("{path}.name"),
-                    format!("{:?} is already used by notifiers[{first}]", n.name),
+                    format!("{name:?} is already used by notifiers[{first}]"),
                 );
             }
+        }
+        if let Some(n) = read_notifier(v, &path, env, p) {
             notifiers.push(n);
         }
     }

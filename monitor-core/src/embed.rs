@@ -858,6 +858,26 @@ impl Embedded {
         Ok(())
     }
 
+    /// Holds back alerts about a check or a service's checks for `duration` (`"30m"`);
+    /// they still run and are stored. `"0s"` ends a mute.
+    ///
+    /// ```
+    /// let e = monitor_core::Embedded::from_json("").unwrap();
+    /// e.mute("backend", "30m").unwrap();
+    /// assert_eq!(e.mute("backend", "soon").unwrap_err().path(), Some("duration"));
+    /// e.mute("backend", "0s").unwrap();
+    /// ```
+    pub fn mute(&self, target: &str, duration: &str) -> Result<(), EmbedError> {
+        let d = crate::spec::reader::parse_duration(duration).map_err(|e| EmbedError::invalid("duration", e))?;
+        let monitor = self.monitor()?;
+        if d.is_zero() {
+            monitor.unmute(target);
+        } else {
+            monitor.mute(target, d);
+        }
+        Ok(())
+    }
+
     /// Schedules a paused check again.
     pub async fn resume(&self, name: &str) -> Result<(), EmbedError> {
         self.command(Command::ResumeCheck { check: name.into() }).await?;

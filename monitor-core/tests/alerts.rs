@@ -13,7 +13,7 @@ use monitor_core::alerts::rules::Trigger;
 use monitor_core::alerts::{Alert, Clock};
 use monitor_core::bus::{Delivery, Event, EventKind, Filter, Subscription};
 use monitor_core::spec::Spec;
-use monitor_core::Monitor;
+use monitor_core::{Embedded, Monitor};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -542,4 +542,44 @@ async fn a_receiver_answering_500_is_retried_then_given_up() {
     assert_eq!((a.failed, a.queued, a.attempts_failed), (1, 0, 3));
     assert_eq!(a.last_failure.unwrap().error, "status 500");
     m.shutdown().await;
+}
+
+#[test]
+fn the_embed_config_takes_alerting_tables_and_mute_and_status_shows_alerts() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let seen = Seen::default();
+    let target = rt.block_on(upwatch_testbed::serve_http(Some(receiver(&seen)))).unwrap();
+    let Err(err) = Embedded::from_value(json!({"alerts": [{"name": "r", "notify": ["nobody"]}]})) else {
+        panic!("accepted an unknown notifier");
+    };
+    assert_eq!(err.path(), Some("alerts[0].notify[0]"));
+
+    let e = Embedded::from_value(json!({
+        "host_interval": "off",
+        "checks": [push("a"), push("b"), push("c")],
+        "notifiers": [{"name": "hook", "kind": "webhook", "url": target.url("/hook"), "secret": "hmac-secret-value"}],
+        "alerts": [{"name": "r", "notify": ["hook"]}],
+        "maintenance": [{"name": "m", "checks": ["b"], "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}]
+    }))
+    .unwrap();
+    e.start().unwrap();
+    e.mute("c", "1h").unwrap();
+    for check in ["b", "c", "a"] {
+        e.wait(e.push(check, false, None)).unwrap();
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while e.status().unwrap().alerts.delivered < 1 {
+        assert!(std::time::Instant::now() < end, "no delivery");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let bodies = seen.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "only the check outside maintenance and mute");
+    assert_eq!(bodies[0].1["check"], "a");
+    assert!(bodies[0].2);
+    let status = serde_json::to_value(e.status().unwrap()).unwrap();
+    assert_eq!(status["alerts"]["delivered"], 1);
+    assert_eq!(status["alerts"]["held"], 2);
+    assert!(!status.to_string().contains("hmac-secret-value"));
+    e.close();
 }

@@ -317,6 +317,9 @@ impl Alerting {
     }
 }
 
+/// How often a held-back alert is looked at again (a mute may be lifted early).
+const HOLD_RECHECK: Duration = Duration::from_secs(30);
+
 /// What the engine follows per rule and check.
 #[derive(Default)]
 struct Track {
@@ -329,6 +332,8 @@ struct Track {
     incident_since: Option<DateTime<Utc>>,
     /// A down or degraded alert waiting for `for` (or for maintenance to end).
     pending: Option<(Trigger, Instant)>,
+    /// Whether the pending alert is being held back (counted once in `held`).
+    pending_held: bool,
     /// The failure alert sent for the current episode.
     fired: Option<Trigger>,
     repeat_at: Option<Instant>,
@@ -540,6 +545,7 @@ impl Engine {
             self.fire(rule, check, Trigger::Flapping, 0);
         }
         let t = self.track(rule, check, service, tags);
+        t.pending_held = false;
         if t.flapping {
             return;
         }
@@ -659,11 +665,16 @@ impl Engine {
             if due <= now {
                 match held {
                     Some(until) => {
-                        t.pending = Some((kind, until));
-                        self.count_held();
+                        // Looked at again when the hold ends, or sooner (a mute may be lifted).
+                        t.pending = Some((kind, until.min(now + HOLD_RECHECK)));
+                        if !t.pending_held {
+                            t.pending_held = true;
+                            self.count_held();
+                        }
                     }
                     None => {
                         t.pending = None;
+                        t.pending_held = false;
                         t.fired = Some(kind);
                         t.repeats = 0;
                         t.repeat_at = rule.repeat.map(|r| now + r);

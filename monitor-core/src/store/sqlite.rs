@@ -281,6 +281,8 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 /// Page cache of each reading connection, in KiB.
 const READER_CACHE_KIB: i64 = 16 * 1024;
+/// Bytes of the file each reading connection maps (address space, not memory).
+const READER_MMAP_BYTES: i64 = 1 << 30;
 
 impl SqliteStore {
     /// Opens (creating if needed) a history file and brings its schema up to date.
@@ -343,6 +345,9 @@ impl SqliteStore {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 configure(&c, READER_CACHE_KIB)?;
+                // Queries over all checks touch more pages than the cache holds: read them
+                // from the OS page cache in place rather than copying each into ours.
+                c.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
                 c
             }
         };
@@ -425,8 +430,9 @@ impl Ids {
         let since = match d.minute_since {
             Some(since) => since,
             None => {
-                let since: Option<i64> =
-                    tx.query_row("SELECT minute_since FROM checks WHERE id = ?1", [id], |r| r.get(0))?;
+                let since: Option<i64> = tx
+                    .prepare_cached("SELECT minute_since FROM checks WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))?;
                 d.minute_since = Some(since);
                 since
             }
@@ -786,6 +792,14 @@ impl Store for SqliteStore {
             }
             let index: HashMap<i64, usize> = checks.iter().enumerate().map(|(i, ch)| (ch.id, i)).collect();
             let mut totals: Vec<Totals> = checks.iter().map(|_| Totals::default()).collect();
+            // Rows come grouped by check: look the index up once per check.
+            let mut last: (i64, Option<usize>) = (i64::MIN, None);
+            let mut find = |id: i64| {
+                if id != last.0 {
+                    last = (id, index.get(&id).copied());
+                }
+                last.1
+            };
             for (source, who) in reads {
                 // One statement per part for all the checks it reads (ids as a JSON array).
                 let ids = format!(
@@ -804,9 +818,8 @@ impl Store for SqliteStore {
                         )?;
                         let mut rows = stmt.query(params![ids, level, from, to])?;
                         while let Some(r) = rows.next()? {
-                            let Some(t) = index.get(&r.get::<_, i64>(0)?).map(|i| &mut totals[*i]) else {
-                                continue;
-                            };
+                            let Some(i) = find(r.get(0)?) else { continue };
+                            let t = &mut totals[i];
                             t.count += r.get::<_, i64>(1)?;
                             t.failures += r.get::<_, i64>(2)?;
                             t.sum_us += r.get::<_, i64>(3)?;
@@ -823,9 +836,8 @@ impl Store for SqliteStore {
                         let down = status_code(Status::Down);
                         let mut rows = stmt.query(params![ids, from, to])?;
                         while let Some(r) = rows.next()? {
-                            let Some(t) = index.get(&r.get::<_, i64>(0)?).map(|i| &mut totals[*i]) else {
-                                continue;
-                            };
+                            let Some(i) = find(r.get(0)?) else { continue };
+                            let t = &mut totals[i];
                             let us: i64 = r.get(2)?;
                             t.count += 1;
                             t.failures += i64::from(r.get::<_, i64>(1)? == down);
@@ -1300,6 +1312,60 @@ mod tests {
             .reader(|c| Ok(c.query_row("SELECT minute_since FROM checks WHERE name = 'fast'", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(since, None);
+    }
+
+    /// A file of schema version 3 (sparse sketches, minute rollups for every check) opens,
+    /// migrates, answers from its old rows, and merges new rows into them.
+    #[test]
+    fn a_version_3_file_migrates_and_its_old_sketches_still_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        let hour = 3_600_000;
+        let now = ms(Utc::now());
+        let now = now - now.rem_euclid(hour) + 30 * 60_000;
+        {
+            let mut c = Connection::open(&path).unwrap();
+            Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3)])
+                .to_latest(&mut c)
+                .unwrap();
+            c.execute("INSERT INTO checks (id, name, kind) VALUES (1, 'old', 'http')", [])
+                .unwrap();
+            // Ten results an hour ago, 10 ms each: raw rows and rollups at every level.
+            let mut sketch = crate::store::LatencySketch::default();
+            for k in 0..10 {
+                let at = now - hour + k * 60_000;
+                c.execute("INSERT INTO results VALUES (1, ?1, 0, 10000, 200, NULL)", [at])
+                    .unwrap();
+                sketch.add(10_000);
+            }
+            // The sparse form, as version 3 wrote it.
+            let old = vec![
+                bucket_of(10_000) as u8 & 0x7f | 0x80,
+                (bucket_of(10_000) >> 7) as u8,
+                10,
+            ];
+            assert_eq!(crate::store::LatencySketch::decode(&old), Some(sketch));
+            for (level, width) in LEVELS {
+                let bucket = (now - hour) - (now - hour).rem_euclid(width);
+                c.execute(
+                    "INSERT INTO rollups VALUES (1, ?1, ?2, 10, 0, 0, 100000, 10000, 10000, ?3)",
+                    params![level, bucket, old],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let mut batch = Batch::default();
+        batch.results.push(result("old", now - 60_000, true, 30.0));
+        store.write(&batch).unwrap();
+        for window in [7_200, 86_400 * 7] {
+            let up = store
+                .uptime(&HistoryQuery::default(), Duration::from_secs(window), from_ms(now))
+                .unwrap();
+            assert_eq!((up[0].count, up[0].failures), (11, 1), "{window}: {:?}", up[0]);
+            assert!((up[0].p50_ms.unwrap() - 10.0).abs() < 0.3, "{:?}", up[0]);
+            assert!((up[0].max_ms.unwrap() - 30.0).abs() < 1e-9, "{:?}", up[0]);
+        }
     }
 
     /// Once retention deleted raw results, a short window older than what is left is read

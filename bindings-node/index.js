@@ -18,7 +18,8 @@ function platformTriple() {
 }
 
 function load() {
-  const file = join(__dirname, `upwatch.${platformTriple()}.node`)
+  // UPWATCH_NODE_ADDON: another build of the addon (the benchmarks load a release build).
+  const file = process.env.UPWATCH_NODE_ADDON || join(__dirname, `upwatch.${platformTriple()}.node`)
   if (existsSync(file)) return require(file)
   const err = new Error(
     `upwatch: no native addon for ${process.platform}-${process.arch} (looked for ${file}); ` +

@@ -3,7 +3,7 @@
 // and adds what JS needs around it (the async-iterator protocol on event streams).
 // Types: index.d.ts, generated from the Rust attributes (plus types.d.ts as its header).
 
-const { join } = require('node:path')
+const { join, resolve } = require('node:path')
 const { existsSync } = require('node:fs')
 
 function platformTriple() {
@@ -19,7 +19,7 @@ function platformTriple() {
 
 function load() {
   // UPWATCH_NODE_ADDON: another build of the addon (the benchmarks load a release build).
-  const file = process.env.UPWATCH_NODE_ADDON || join(__dirname, `upwatch.${platformTriple()}.node`)
+  const file = process.env.UPWATCH_NODE_ADDON ? resolve(process.env.UPWATCH_NODE_ADDON) : join(__dirname, `upwatch.${platformTriple()}.node`)
   if (existsSync(file)) return require(file)
   const err = new Error(
     `upwatch: no native addon for ${process.platform}-${process.arch} (looked for ${file}); ` +

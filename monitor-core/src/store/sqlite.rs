@@ -279,6 +279,8 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
 
 /// Page cache of the writing connection, in KiB.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// WAL pages after which a commit of the writer checkpoints.
+const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
 /// Page cache of each reading connection, in KiB.
 const READER_CACHE_KIB: i64 = 16 * 1024;
 /// Bytes of the file each reading connection maps (address space, not memory).
@@ -304,10 +306,16 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         configure(&conn, WRITER_CACHE_KIB)?;
+        // Each batch rewrites the newest leaf page of every check; checkpointing after
+        // every batch (SQLite's default: once the WAL passes 1,000 pages) copies and syncs
+        // those pages again and again. The writer checkpoints about every 64 MiB of WAL.
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         register_functions(&conn)?;
         migrate(&mut conn, &path)?;
         let control = Connection::open(&path)?;
         configure(&control, READER_CACHE_KIB)?;
+        // Lease renewals must stay quick: the writer checkpoints, not this connection.
+        control.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(Writer {

@@ -243,27 +243,7 @@ impl EmbedConfig {
     /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<EmbedConfig, SpecError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let mut value: Value = if json {
-            serde_json::from_str(&text).map_err(|e| SpecError::Syntax {
-                format: "JSON",
-                message: e.to_string(),
-            })?
-        } else {
-            toml::from_str(&text).map_err(|e| SpecError::Syntax {
-                format: "TOML",
-                message: e
-                    .to_string()
-                    .trim()
-                    .trim_start_matches("TOML parse error")
-                    .trim()
-                    .to_string(),
-            })?
-        };
+        let mut value = crate::spec::read_file(path)?;
         // `[monitor]` holds the settings; the rest is the spec. Flatten them into one object.
         if let Value::Object(map) = &mut value {
             if let Some(Value::Object(settings)) = map.remove("monitor") {

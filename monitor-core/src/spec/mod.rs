@@ -152,16 +152,7 @@ impl Spec {
 
     /// Reads a spec file; `.json` files are JSON, anything else TOML.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Spec, SpecError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-            Self::from_json_str(&text)
-        } else {
-            Self::from_toml_str(&text)
-        }
+        Self::from_value(read_file(path.as_ref())?)
     }
 
     /// Validates a spec given as a JSON value (what bindings pass).
@@ -177,6 +168,19 @@ impl Spec {
             Some(spec) if p.list.is_empty() => Ok(spec),
             _ => Err(SpecError::Invalid(p.list)),
         }
+    }
+}
+
+/// Reads a spec or config file as a JSON value: `.json` files are JSON, anything else TOML.
+pub(crate) fn read_file(path: &Path) -> Result<Value, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        parse_json(&text)
+    } else {
+        parse_toml(&text)
     }
 }
 

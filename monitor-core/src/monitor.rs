@@ -681,12 +681,30 @@ impl Monitor {
             });
             let w = Arc::downgrade(&self.inner);
             let alive: Arc<dyn Fn() -> bool + Send + Sync> = Arc::new(move || w.strong_count() > 0);
+            let w = Arc::downgrade(&self.inner);
+            let snapshot: crate::alerts::engine::Snapshot = Arc::new(move || {
+                let Some(inner) = w.upgrade() else { return Vec::new() };
+                let reg = inner.lock();
+                reg.checks
+                    .iter()
+                    .filter_map(|(name, e)| {
+                        Some(crate::alerts::engine::Settled {
+                            check: name.to_string(),
+                            service: e.spec.service.clone(),
+                            tags: e.spec.tags.clone(),
+                            status: e.state.status?,
+                            since: e.since?,
+                        })
+                    })
+                    .collect()
+            });
             tokio::spawn(crate::alerts::engine::run(
                 self.inner.alerting.clone(),
                 publish.clone(),
                 sub,
                 self.inner.prober.host_board().clone(),
                 may_send.clone(),
+                snapshot,
                 stop.clone(),
             ));
             tokio::spawn(crate::alerts::deliver::run(

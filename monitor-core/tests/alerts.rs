@@ -583,3 +583,30 @@ fn the_embed_config_takes_alerting_tables_and_mute_and_status_shows_alerts() {
     assert!(!status.to_string().contains("hmac-secret-value"));
     e.close();
 }
+
+#[tokio::test]
+async fn a_burst_beyond_the_event_buffer_still_alerts_on_every_check() {
+    // A bus of 16 events and 200 checks going down at once: the rule engine falls behind,
+    // is told it missed events, and catches up from the settled statuses.
+    let m = Monitor::builder().host_interval(None).event_buffer(16).build();
+    let checks: Vec<Value> = (0..200).map(|i| push(&format!("c{i:03}"))).collect();
+    m.load(spec(json!({"checks": checks, "alerts": [{"name": "r"}]})))
+        .unwrap();
+    m.start();
+    for i in 0..200 {
+        m.push(&format!("c{i:03}"), false, None).await.unwrap();
+    }
+    wait_until("200 alerts", Duration::from_secs(20), || m.status().alerts.fired >= 200).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(m.status().alerts.fired, 200);
+    for i in 0..200 {
+        m.push(&format!("c{i:03}"), true, None).await.unwrap();
+    }
+    wait_until("200 resolved", Duration::from_secs(20), || {
+        m.status().alerts.fired >= 400
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(m.status().alerts.fired, 400);
+    m.shutdown().await;
+}

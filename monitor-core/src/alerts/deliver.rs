@@ -1,7 +1,9 @@
 //! Sending alerts: the outbox and the notifiers.
 //!
-//! Alerts are queued per notifier and sent in order by one worker (each notifier's
-//! queue is first in, first out, so alerts of a check arrive in the order they fired).
+//! Alerts are queued per notifier and check, and sent by one worker: each queue is first
+//! in, first out and has one request in flight at most, so a check's alerts arrive in the
+//! order they fired, while alerts of different checks go out side by side (up to 16 per
+//! notifier). A receiver that is down holds up nothing but its own queues.
 //! A failed attempt is retried with exponential backoff and jitter, up to the
 //! notifier's `max_attempts`; each failure is an `alert_delivery_failed` event and shows
 //! in `status().alerts`. Only the process that may run checks (the lease holder on a
@@ -277,22 +279,34 @@ fn clip(s: &str, max: usize) -> String {
 /// One queued delivery.
 struct Item {
     alert: Arc<Alert>,
+    /// Order of queuing across all queues.
+    seq: u64,
     /// Failed attempts so far.
     failures: u32,
     next_at: Instant,
 }
 
-/// The queues, one per notifier, first in first out.
+/// A queue's key: the notifier and the check.
+type Key = (String, String);
+
+/// Deliveries in flight at once per notifier (each check's alerts still go one at a time).
+const PARALLEL_PER_NOTIFIER: usize = 16;
+
+/// The queues, one per notifier and check, first in first out.
 #[derive(Default)]
 pub(crate) struct Outbox {
-    queues: Mutex<HashMap<String, VecDeque<Item>>>,
+    queues: Mutex<HashMap<Key, VecDeque<Item>>>,
+    seq: std::sync::atomic::AtomicU64,
     wake: tokio::sync::Notify,
 }
 
 impl Outbox {
     pub(crate) fn push(&self, notifier: &str, alert: Arc<Alert>) {
-        self.lock().entry(notifier.to_string()).or_default().push_back(Item {
+        let key = (notifier.to_string(), alert.check.clone());
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock().entry(key).or_default().push_back(Item {
             alert,
+            seq,
             failures: 0,
             next_at: Instant::now(),
         });
@@ -303,7 +317,7 @@ impl Outbox {
         self.lock().values().map(VecDeque::len).sum()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Item>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, VecDeque<Item>>> {
         self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -327,8 +341,9 @@ pub(crate) async fn run(
     alive: Arc<dyn Fn() -> bool + Send + Sync>,
     stop: CancellationToken,
 ) {
-    let mut in_flight: HashSet<String> = HashSet::new();
-    let mut sends: JoinSet<(String, String, Result<(), DeliveryError>)> = JoinSet::new();
+    let mut in_flight: HashSet<Key> = HashSet::new();
+    let mut per_notifier: HashMap<String, usize> = HashMap::new();
+    let mut sends: JoinSet<(Key, String, Result<(), DeliveryError>)> = JoinSet::new();
     loop {
         if stop.is_cancelled() || !alive() {
             break;
@@ -340,16 +355,23 @@ pub(crate) async fn run(
         {
             let mut queues = alerting.outbox.lock();
             let mut dropped = Vec::new();
-            for (name, queue) in queues.iter_mut() {
+            // Oldest heads first, so a burst goes out in the order it fired.
+            let mut heads: Vec<(&Key, &mut VecDeque<Item>)> = queues.iter_mut().collect();
+            heads.sort_by_key(|(_, q)| q.front().map(|i| i.seq));
+            for (key, queue) in heads {
                 let Some(head) = queue.front() else { continue };
-                if in_flight.contains(name) {
+                if in_flight.contains(key) {
                     continue;
                 }
+                let name = &key.0;
                 let Some(notifier) = config.notifiers.get(name).cloned() else {
                     // The notifier was removed: nothing can send these.
                     dropped.extend(queue.drain(..).map(|i| (name.clone(), i.alert)));
                     continue;
                 };
+                if per_notifier.get(name).copied().unwrap_or(0) >= PARALLEL_PER_NOTIFIER {
+                    continue;
+                }
                 if !sending {
                     continue;
                 }
@@ -357,11 +379,12 @@ pub(crate) async fn run(
                     next = Some(next.map_or(head.next_at, |n| n.min(head.next_at)));
                     continue;
                 }
-                in_flight.insert(name.clone());
-                let (alert, prober, name) = (head.alert.clone(), prober.clone(), name.clone());
+                in_flight.insert(key.clone());
+                *per_notifier.entry(name.clone()).or_default() += 1;
+                let (alert, prober, key) = (head.alert.clone(), prober.clone(), key.clone());
                 sends.spawn(async move {
                     let r = notifier.send(&prober, &alert).await;
-                    (name, alert.id.clone(), r)
+                    (key, alert.id.clone(), r)
                 });
             }
             queues.retain(|_, q| !q.is_empty());
@@ -387,19 +410,23 @@ pub(crate) async fn run(
             _ = alerting.outbox.wake.notified() => {}
             _ = sleep => {}
             Some(done) = sends.join_next(), if !sends.is_empty() => {
-                let Ok((name, id, result)) = done else { continue };
-                in_flight.remove(&name);
-                finish(&alerting, &publish, &name, &id, result);
+                let Ok((key, id, result)) = done else { continue };
+                in_flight.remove(&key);
+                if let Some(n) = per_notifier.get_mut(&key.0) {
+                    *n = n.saturating_sub(1);
+                }
+                finish(&alerting, &publish, &key, &id, result);
             }
         }
     }
 }
 
 /// Books one attempt's outcome: pop on success or when attempts run out, else reschedule.
-fn finish(alerting: &Alerting, publish: &Publish, name: &str, id: &str, result: Result<(), DeliveryError>) {
+fn finish(alerting: &Alerting, publish: &Publish, key: &Key, id: &str, result: Result<(), DeliveryError>) {
     let config = alerting.config();
+    let name = key.0.as_str();
     let mut queues = alerting.outbox.lock();
-    let Some(queue) = queues.get_mut(name) else { return };
+    let Some(queue) = queues.get_mut(key) else { return };
     let Some(head) = queue.front_mut().filter(|h| h.alert.id == id) else {
         return;
     };

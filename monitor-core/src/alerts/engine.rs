@@ -28,6 +28,18 @@ use crate::bus::{Delivery, Event, EventKind, Filter};
 
 /// Publishes on the monitor's bus without keeping the monitor (or its bus) alive.
 pub(crate) type Publish = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// One check's settled status, read back after the engine missed events.
+pub(crate) struct Settled {
+    pub(crate) check: String,
+    pub(crate) service: Option<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) status: Status,
+    pub(crate) since: DateTime<Utc>,
+}
+
+/// Reads every check's settled status (from the monitor's registry).
+pub(crate) type Snapshot = Arc<dyn Fn() -> Vec<Settled> + Send + Sync>;
 use crate::result::{CheckError, Status};
 
 /// Where the engine reads wall time (for maintenance windows in a time zone).
@@ -390,6 +402,7 @@ pub(crate) async fn run(
     mut sub: crate::bus::Subscription,
     host: Arc<crate::host::HostBoard>,
     may_send: Arc<dyn Fn() -> bool + Send + Sync>,
+    snapshot: Snapshot,
     stop: CancellationToken,
 ) {
     let mut engine = Engine {
@@ -413,7 +426,14 @@ pub(crate) async fn run(
                 // Only the process that runs checks (and sends) alerts.
                 Some(Delivery::Event(e)) if may_send() => engine.on_event(&e),
                 Some(Delivery::Event(_)) => {}
-                Some(Delivery::Lagged { missed }) => tracing::warn!("alert engine missed {missed} events"),
+                Some(Delivery::Lagged { missed }) => {
+                    // Events were lost (a burst beyond the bus buffer): catch up on the
+                    // settled statuses, so no down or resolved goes unnoticed.
+                    tracing::warn!("alert engine missed {missed} events; resynchronising");
+                    if may_send() {
+                        engine.resync(snapshot());
+                    }
+                }
             },
             _ = sleep => {}
         }
@@ -496,6 +516,27 @@ impl Engine {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Applies every settled status the engine has not seen (after missed events).
+    fn resync(&mut self, now: Vec<Settled>) {
+        let config = self.alerting.config();
+        for c in now {
+            for rule in config
+                .rules
+                .iter()
+                .filter(|r| r.matches(&c.check, c.service.as_deref(), &c.tags))
+            {
+                let known = self
+                    .tracks
+                    .get(&(rule.name.clone(), c.check.clone()))
+                    .and_then(|t| t.status);
+                // An unknown check that is up needs nothing; otherwise a differing status is a change.
+                if known != Some(c.status) && !(known.is_none() && c.status == Status::Up) {
+                    self.status_changed(rule, &c.check, &c.service, &c.tags, c.status, c.since, None);
+                }
+            }
         }
     }
 

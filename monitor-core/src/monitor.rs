@@ -245,6 +245,8 @@ impl MonitorBuilder {
             }),
         );
         let (schedule_tx, schedule_rx) = mpsc::unbounded_channel();
+        let scheduler_stop = CancellationToken::new();
+        let alerting_stop = scheduler_stop.child_token();
         Monitor {
             inner: Arc::new(Inner {
                 global: Arc::new(Semaphore::new(self.config.max_concurrency)),
@@ -258,13 +260,15 @@ impl MonitorBuilder {
                 registry: Mutex::new(Registry::default()),
                 schedule_tx,
                 schedule_rx: Mutex::new(Some(schedule_rx)),
-                scheduler_stop: CancellationToken::new(),
+                scheduler_stop,
                 runs_cancel: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 config: self.config,
                 alerting: Arc::new(crate::alerts::engine::Alerting::new(
                     self.clock.unwrap_or_else(crate::alerts::Clock::system),
                 )),
+                _alerting_guard: alerting_stop.clone().drop_guard(),
+                alerting_stop,
             }),
         }
     }
@@ -313,6 +317,10 @@ pub(crate) struct Inner {
     restored: Mutex<HashMap<String, (Status, DateTime<Utc>)>>,
     /// Alert rules, notifiers, maintenance, mutes and the outbox.
     pub(crate) alerting: Arc<crate::alerts::engine::Alerting>,
+    /// Stops the alert engine and the outbox: a child of `scheduler_stop`, also cancelled
+    /// when the monitor is dropped (through the guard).
+    alerting_stop: CancellationToken,
+    _alerting_guard: tokio_util::sync::DropGuard,
 }
 
 /// The checks and services, by name.
@@ -669,7 +677,8 @@ impl Monitor {
         // Alerting: the rule engine subscribes now, so no event after start is missed.
         {
             let sub = self.inner.bus.subscribe(crate::alerts::engine::filter());
-            let stop = self.inner.scheduler_stop.clone();
+            // Ends at shutdown, or when the monitor is dropped.
+            let stop = self.inner.alerting_stop.clone();
             let weak = Arc::downgrade(&self.inner);
             let may_send: Arc<dyn Fn() -> bool + Send + Sync> =
                 Arc::new(move || weak.upgrade().is_some_and(|i| i.leadership.may_run()));
@@ -679,8 +688,6 @@ impl Monitor {
                     i.bus.publish(e);
                 }
             });
-            let w = Arc::downgrade(&self.inner);
-            let alive: Arc<dyn Fn() -> bool + Send + Sync> = Arc::new(move || w.strong_count() > 0);
             let w = Arc::downgrade(&self.inner);
             let snapshot: crate::alerts::engine::Snapshot = Arc::new(move || {
                 let Some(inner) = w.upgrade() else { return Vec::new() };
@@ -712,7 +719,6 @@ impl Monitor {
                 publish,
                 self.inner.prober.clone(),
                 may_send,
-                alive,
                 stop,
             ));
         }

@@ -215,6 +215,7 @@ async fn retries_settle_down_and_the_success_threshold_settles_up() {
             "failed#2",
             "failed#3",
             "Some(Up)->Down",
+            "IncidentOpened",
             "ServiceStatusChanged"
         ]
     );

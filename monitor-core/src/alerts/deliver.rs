@@ -338,14 +338,13 @@ pub(crate) async fn run(
     publish: Publish,
     prober: Prober,
     may_send: Arc<dyn Fn() -> bool + Send + Sync>,
-    alive: Arc<dyn Fn() -> bool + Send + Sync>,
     stop: CancellationToken,
 ) {
     let mut in_flight: HashSet<Key> = HashSet::new();
     let mut per_notifier: HashMap<String, usize> = HashMap::new();
     let mut sends: JoinSet<(Key, String, Result<(), DeliveryError>)> = JoinSet::new();
     loop {
-        if stop.is_cancelled() || !alive() {
+        if stop.is_cancelled() {
             break;
         }
         let config = alerting.config();
@@ -397,8 +396,6 @@ pub(crate) async fn run(
             // Not the lease holder: look again soon.
             next = Some(now + Duration::from_millis(500));
         }
-        // Look again at least every few seconds (a removed notifier, a dropped monitor).
-        let next = Some(next.map_or(now + Duration::from_secs(5), |n| n.min(now + Duration::from_secs(5))));
         let sleep = async {
             match next {
                 Some(t) => tokio::time::sleep_until(t).await,

@@ -610,3 +610,30 @@ async fn a_burst_beyond_the_event_buffer_still_alerts_on_every_check() {
     assert_eq!(m.status().alerts.fired, 400);
     m.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn still_open_fires_once_the_incident_has_lasted_for_and_repeats() {
+    let (m, mut sub) = monitor(
+        &["a"],
+        json!({"alerts": [{"name": "long", "on": ["still_open", "resolved"], "for": "1h", "repeat": "4h"}]}),
+        None,
+    );
+    m.push("a", false, None).await.unwrap();
+    assert!(alerts_within(&mut sub, Duration::from_secs(3599)).await.is_empty());
+    let got = alerts_within(&mut sub, Duration::from_secs(2)).await;
+    assert_eq!(kinds(&got), vec![Trigger::StillOpen]);
+    assert!(
+        got[0].1.message.contains("still open after 1.0h"),
+        "{}",
+        got[0].1.message
+    );
+    assert!(got[0].1.incident.is_some());
+    let got = alerts_within(&mut sub, Duration::from_secs(4 * 3600)).await;
+    assert_eq!(kinds(&got), vec![Trigger::StillOpen]);
+    assert_eq!(got[0].1.repeat, 1);
+    m.push("a", true, None).await.unwrap();
+    assert_eq!(
+        kinds(&alerts_within(&mut sub, Duration::from_secs(8 * 3600)).await),
+        vec![Trigger::Resolved]
+    );
+}

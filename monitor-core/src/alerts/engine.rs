@@ -339,9 +339,12 @@ struct Track {
     tags: Vec<String>,
     status: Option<Status>,
     since: Option<DateTime<Utc>>,
+    /// When the engine saw the status change (durations in messages use tokio's clock).
+    since_seen: Option<Instant>,
     error: Option<CheckError>,
     incident: Option<String>,
     incident_since: Option<DateTime<Utc>>,
+    incident_seen: Option<Instant>,
     /// A down or degraded alert waiting for `for` (or for maintenance to end).
     pending: Option<(Trigger, Instant)>,
     /// Whether the pending alert is being held back (counted once in `held`).
@@ -487,6 +490,7 @@ impl Engine {
                     let t = self.track(rule, check, service, tags);
                     t.incident = Some(incident.clone());
                     t.incident_since = Some(*at);
+                    t.incident_seen = Some(Instant::now());
                     if rule.on(Trigger::StillOpen) {
                         t.open_due = Some(Instant::now() + rule.for_);
                     }
@@ -566,6 +570,7 @@ impl Engine {
             let t = self.track(rule, check, service, tags);
             t.status = Some(status);
             t.since = Some(at);
+            t.since_seen = Some(now);
             if status == Status::Down {
                 t.error = error;
             }
@@ -800,7 +805,7 @@ impl Engine {
         } else {
             None
         };
-        let message = message(check, kind, repeat, t, &certificate, at);
+        let message = message(check, kind, repeat, t, &certificate);
         let alert = Alert {
             id: self.alerting.next_id(at),
             rule: rule.name.clone(),
@@ -840,27 +845,18 @@ impl Engine {
     }
 }
 
-fn message(
-    check: &str,
-    kind: Trigger,
-    repeat: u32,
-    t: &Track,
-    cert: &Option<CertificateBrief>,
-    at: DateTime<Utc>,
-) -> String {
-    let took = |since: Option<DateTime<Utc>>| {
-        since
-            .and_then(|s| (at - s).to_std().ok())
-            .map(|d| crate::spec::human(Duration::from_secs(d.as_secs())))
-            .unwrap_or_else(|| "0s".into())
+fn message(check: &str, kind: Trigger, repeat: u32, t: &Track, cert: &Option<CertificateBrief>) -> String {
+    let took = |since: Option<Instant>| {
+        let d = since.map(|s| s.elapsed()).unwrap_or_default();
+        crate::spec::human(Duration::from_secs(d.as_secs()))
     };
     let why = t.error.as_ref().map(|e| format!(": {}", e.message)).unwrap_or_default();
     let again = if repeat > 0 { " (still)" } else { "" };
     match kind {
-        Trigger::Down => format!("{check} is down{again} for {}{why}", took(t.since)),
-        Trigger::Degraded => format!("{check} is degraded{again} for {}", took(t.since)),
+        Trigger::Down => format!("{check} is down{again} for {}{why}", took(t.since_seen)),
+        Trigger::Degraded => format!("{check} is degraded{again} for {}", took(t.since_seen)),
         Trigger::Resolved => format!("{check} is back up"),
-        Trigger::StillOpen => format!("{check}: incident still open after {}", took(t.incident_since)),
+        Trigger::StillOpen => format!("{check}: incident still open after {}", took(t.incident_seen)),
         Trigger::Flapping => format!("{check} is flapping ({} changes)", t.changes.len()),
         Trigger::CertificateExpiring => match cert {
             Some(c) => format!(

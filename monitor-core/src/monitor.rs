@@ -247,6 +247,10 @@ impl MonitorBuilder {
         let (schedule_tx, schedule_rx) = mpsc::unbounded_channel();
         let scheduler_stop = CancellationToken::new();
         let alerting_stop = scheduler_stop.child_token();
+        let alerting = Arc::new(crate::alerts::engine::Alerting::new(
+            self.clock.unwrap_or_else(crate::alerts::Clock::system),
+            store.clone(),
+        ));
         Monitor {
             inner: Arc::new(Inner {
                 global: Arc::new(Semaphore::new(self.config.max_concurrency)),
@@ -264,9 +268,7 @@ impl MonitorBuilder {
                 runs_cancel: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 config: self.config,
-                alerting: Arc::new(crate::alerts::engine::Alerting::new(
-                    self.clock.unwrap_or_else(crate::alerts::Clock::system),
-                )),
+                alerting,
                 _alerting_guard: alerting_stop.clone().drop_guard(),
                 alerting_stop,
             }),

@@ -637,3 +637,61 @@ async fn still_open_fires_once_the_incident_has_lasted_for_and_repeats() {
         vec![Trigger::Resolved]
     );
 }
+
+#[tokio::test]
+async fn alerts_left_in_the_sqlite_outbox_are_delivered_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("upwatch.db");
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let config = json!({
+        "checks": [push("a")],
+        "notifiers": [{"name": "hook", "kind": "webhook", "url": format!("http://{addr}/hook"),
+                       "secret": "${HOOK_SECRET}", "timeout": "1s", "backoff": "50ms", "max_backoff": "200ms",
+                       "max_attempts": 1000}],
+        "alerts": [{"name": "r", "notify": ["hook"]}]
+    });
+    // First life: the receiver is down; the alert stays in the outbox when the process stops.
+    {
+        let m = Monitor::builder().sqlite(&db).unwrap().host_interval(None).build();
+        m.load(spec(config.clone())).unwrap();
+        let mut failures = m.subscribe(Filter::default().kinds([EventKind::AlertDeliveryFailed]));
+        m.start();
+        m.push("a", false, Some("first life".into())).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), failures.recv())
+            .await
+            .expect("a failed attempt");
+        assert_eq!(m.status().alerts.queued, 1);
+        m.shutdown().await;
+    }
+    // Second life: the receiver is back; the kept alert is sent, once.
+    let seen = Seen::default();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let router = receiver(&seen);
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let m = Monitor::builder().sqlite(&db).unwrap().host_interval(None).build();
+    m.load(spec(config)).unwrap();
+    m.start();
+    wait_until("the kept alert", Duration::from_secs(20), || {
+        m.status().alerts.delivered == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bodies = seen.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0].1["kind"], "down");
+    assert!(bodies[0].1["message"].as_str().unwrap().contains("first life"));
+    assert!(bodies[0].2, "signature verifies");
+    assert_eq!(m.status().alerts.queued, 0);
+    m.shutdown().await;
+    server.abort();
+    // Delivered: a third life has nothing to send.
+    let m = Monitor::builder().sqlite(&db).unwrap().host_interval(None).build();
+    m.load(spec(json!({"checks": [push("a")]}))).unwrap();
+    m.start();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(m.status().alerts.queued, 0);
+    m.shutdown().await;
+}

@@ -292,16 +292,40 @@ type Key = (String, String);
 /// Deliveries in flight at once per notifier (each check's alerts still go one at a time).
 const PARALLEL_PER_NOTIFIER: usize = 16;
 
-/// The queues, one per notifier and check, first in first out.
+/// The queues, one per notifier and check, first in first out, mirrored in the store
+/// (SQLite keeps them across restarts; a memory store keeps nothing).
 #[derive(Default)]
 pub(crate) struct Outbox {
     queues: Mutex<HashMap<Key, VecDeque<Item>>>,
     seq: std::sync::atomic::AtomicU64,
+    store: Option<Arc<dyn crate::store::Store>>,
     wake: tokio::sync::Notify,
 }
 
+fn store_key(notifier: &str, alert: &Alert) -> String {
+    format!("{notifier}/{}", alert.id)
+}
+
 impl Outbox {
+    pub(crate) fn new(store: Arc<dyn crate::store::Store>) -> Outbox {
+        Outbox {
+            store: Some(store),
+            ..Outbox::default()
+        }
+    }
+
+    /// Queues `alert` for `notifier`, and keeps it in the store until it is sent.
     pub(crate) fn push(&self, notifier: &str, alert: Arc<Alert>) {
+        if let Some(store) = &self.store {
+            let json = serde_json::to_string(&*alert).unwrap_or_default();
+            if let Err(e) = store.outbox_put(&store_key(notifier, &alert), notifier, &json) {
+                tracing::warn!("could not keep alert {} in the outbox: {e}", alert.id);
+            }
+        }
+        self.enqueue(notifier, alert);
+    }
+
+    fn enqueue(&self, notifier: &str, alert: Arc<Alert>) {
         let key = (notifier.to_string(), alert.check.clone());
         let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.lock().entry(key).or_default().push_back(Item {
@@ -311,6 +335,42 @@ impl Outbox {
             next_at: Instant::now(),
         });
         self.wake.notify_one();
+    }
+
+    /// Queues what the store kept (alerts not sent before a restart, or by a previous
+    /// lease holder) that is not queued here already. Returns how many.
+    pub(crate) fn restore(&self) -> usize {
+        let Some(store) = &self.store else { return 0 };
+        let rows = match store.outbox_load() {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!("could not read the alert outbox: {e}");
+                return 0;
+            }
+        };
+        let mut n = 0;
+        for (_, notifier, json) in rows {
+            let Ok(alert) = serde_json::from_str::<Alert>(&json) else {
+                continue;
+            };
+            let queued = self
+                .lock()
+                .get(&(notifier.clone(), alert.check.clone()))
+                .is_some_and(|q| q.iter().any(|i| i.alert.id == alert.id));
+            if !queued {
+                self.enqueue(&notifier, Arc::new(alert));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn forget(&self, notifier: &str, alert: &Alert) {
+        if let Some(store) = &self.store {
+            if let Err(e) = store.outbox_delete(&store_key(notifier, alert)) {
+                tracing::warn!("could not remove alert {} from the outbox: {e}", alert.id);
+            }
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -343,6 +403,7 @@ pub(crate) async fn run(
     let mut in_flight: HashSet<Key> = HashSet::new();
     let mut per_notifier: HashMap<String, usize> = HashMap::new();
     let mut sends: JoinSet<(Key, String, Result<(), DeliveryError>)> = JoinSet::new();
+    let mut was_sending = false;
     loop {
         if stop.is_cancelled() {
             break;
@@ -351,6 +412,15 @@ pub(crate) async fn run(
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         let sending = may_send();
+        if sending && !was_sending {
+            // Just became the sender (started, or took the lease over): what the store
+            // kept is ours to send now.
+            let n = alerting.outbox.restore();
+            if n > 0 {
+                tracing::info!("{n} undelivered alerts taken from the outbox");
+            }
+        }
+        was_sending = sending;
         {
             let mut queues = alerting.outbox.lock();
             let mut dropped = Vec::new();
@@ -432,6 +502,7 @@ fn finish(alerting: &Alerting, publish: &Publish, key: &Key, id: &str, result: R
         Ok(()) => {
             let item = queue.pop_front().expect("head exists");
             drop(queues);
+            alerting.outbox.forget(name, &item.alert);
             alerting.stats.lock().unwrap_or_else(|p| p.into_inner()).delivered += 1;
             publish(Event::AlertDelivered {
                 alert: item.alert.id.clone(),
@@ -449,6 +520,7 @@ fn finish(alerting: &Alerting, publish: &Publish, key: &Key, id: &str, result: R
             let (alert, attempt) = (head.alert.clone(), head.failures);
             if gave_up {
                 queue.pop_front();
+                alerting.outbox.forget(name, &alert);
             } else if let Some(n) = config.notifiers.get(name) {
                 head.next_at = Instant::now() + backoff(&n.spec, head.failures);
             }

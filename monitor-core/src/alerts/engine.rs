@@ -229,13 +229,13 @@ pub(crate) struct Alerting {
 }
 
 impl Alerting {
-    pub(crate) fn new(clock: Clock) -> Alerting {
+    pub(crate) fn new(clock: Clock, store: Arc<dyn crate::store::Store>) -> Alerting {
         Alerting {
             config: RwLock::new(Arc::new(Config::default())),
             mutes: Mutex::new(HashMap::new()),
             clock,
             stats: Mutex::new(AlertsStatus::default()),
-            outbox: Outbox::default(),
+            outbox: Outbox::new(store),
             seq: AtomicU64::new(0),
         }
     }
@@ -901,9 +901,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn certificate_alerts_fire_once_per_threshold_crossed() {
-        let alerting = Arc::new(Alerting::new(Clock::following_tokio(
-            "2026-12-01T00:00:00Z".parse().unwrap(),
-        )));
+        let alerting = Arc::new(Alerting::new(
+            Clock::following_tokio("2026-12-01T00:00:00Z".parse().unwrap()),
+            Arc::new(crate::store::MemoryStore::new(4)),
+        ));
         let rule = AlertRule::from_value(serde_json::json!({
             "name": "certs", "on": ["certificate_expiring"], "certificate": ["14d", "7d", "1d"]
         }))

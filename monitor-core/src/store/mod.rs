@@ -554,6 +554,22 @@ pub trait Store: Send + Sync + 'static {
         ))
     }
 
+    /// Keeps an alert not yet delivered to `notifier` (the alert outbox), under `key`.
+    /// A memory store keeps nothing: its outbox lives in the monitor.
+    fn outbox_put(&self, _key: &str, _notifier: &str, _alert: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Forgets an outbox entry (delivered, or given up).
+    fn outbox_delete(&self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Every outbox entry, oldest first: `(key, notifier, alert JSON)`.
+    fn outbox_load(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+
     /// The lease holder takes up to `limit` queued commands, oldest first.
     fn take_commands(&self, _limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
         Ok(Vec::new())

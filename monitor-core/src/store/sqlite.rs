@@ -133,12 +133,25 @@ ALTER TABLE checks ADD COLUMN raw_since INTEGER;
 UPDATE checks SET raw_since = (SELECT min(at) FROM results WHERE check_id = checks.id);
 ";
 
+/// Version 5: the alert outbox. One row per alert and notifier not yet delivered (or
+/// given up), so alerts queued when the process stopped are sent after it starts again.
+/// `key` is `notifier/alert-id`; `alert` the alert's JSON.
+const SCHEMA_V5: &str = "
+CREATE TABLE outbox (
+    key      TEXT PRIMARY KEY,
+    notifier TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    alert    TEXT NOT NULL
+);
+";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(SCHEMA_V1),
         M::up(SCHEMA_V2),
         M::up(SCHEMA_V3),
         M::up(SCHEMA_V4),
+        M::up(SCHEMA_V5),
     ])
 }
 
@@ -167,7 +180,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Rollup levels: (level id, bucket width in milliseconds). Minute rollups serve
 /// recent, fine-grained dashboards and are kept briefly (two days by default); they are
@@ -924,6 +937,26 @@ impl Store for SqliteStore {
             params![ms(Utc::now()), command],
         )?;
         Ok(c.last_insert_rowid())
+    }
+
+    fn outbox_put(&self, key: &str, notifier: &str, alert: &str) -> Result<(), StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        c.prepare_cached("INSERT OR REPLACE INTO outbox (key, notifier, at, alert) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![key, notifier, ms(Utc::now()), alert])?;
+        Ok(())
+    }
+
+    fn outbox_delete(&self, key: &str) -> Result<(), StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        c.prepare_cached("DELETE FROM outbox WHERE key = ?1")?.execute([key])?;
+        Ok(())
+    }
+
+    fn outbox_load(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = c.prepare_cached("SELECT key, notifier, alert FROM outbox ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn take_commands(&self, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {

@@ -7,8 +7,9 @@
 //! A failed attempt is retried with exponential backoff and jitter, up to the
 //! notifier's `max_attempts`; each failure is an `alert_delivery_failed` event and shows
 //! in `status().alerts`. Only the process that may run checks (the lease holder on a
-//! shared store) sends. The outbox is kept in memory: alerts still queued when the
-//! process stops are lost.
+//! shared store) sends. The outbox is mirrored in the store: with SQLite, alerts still
+//! queued when the process stops are sent after it starts again (by whichever process
+//! then holds the lease); with the memory store they are lost.
 //!
 //! Requests go through the HTTP check machinery (a POST run by the [`Prober`] with
 //! `expect.status = "2xx"`), so every request has the notifier's timeout. Errors name

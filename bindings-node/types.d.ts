@@ -233,6 +233,11 @@ export type UpwatchEvent =
   | { event: 'run_skipped'; check: string; service?: string; at: string }
   | ({ event: 'host_sampled' } & HostSnapshot)
   | { event: 'history_failed'; message: string; at: string }
+  | { event: 'incident_opened'; incident: string; check: string; service?: string; tags?: string[]; at: string; error?: CheckError }
+  | { event: 'incident_resolved'; incident: string; check: string; service?: string; tags?: string[]; started: string; at: string; duration_ms: number }
+  | { event: 'alert_fired'; id: string; rule: string; kind: 'down' | 'resolved' | 'degraded' | 'still_open' | 'flapping' | 'certificate_expiring'; severity: string; check: string; service?: string; tags?: string[]; status?: Status; at: string; since: string; message: string; error?: CheckError; incident?: string; repeat: number; certificate?: Record<string, unknown>; host?: Record<string, unknown> }
+  | { event: 'alert_delivered'; alert: string; rule: string; check: string; notifier: string; attempts: number; at: string }
+  | { event: 'alert_delivery_failed'; alert: string; rule: string; check: string; notifier: string; attempt: number; error: string; gave_up: boolean; at: string }
 
 /** camelCase event names and the core's names they stand for. */
 export interface EventNames {
@@ -247,6 +252,11 @@ export interface EventNames {
   runSkipped: 'run_skipped'
   hostSampled: 'host_sampled'
   historyFailed: 'history_failed'
+  incidentOpened: 'incident_opened'
+  incidentResolved: 'incident_resolved'
+  alertFired: 'alert_fired'
+  alertDelivered: 'alert_delivered'
+  alertDeliveryFailed: 'alert_delivery_failed'
 }
 
 /** Event names for `on`/`off`/`events()`: camelCase, or the core's snake_case. */

@@ -47,6 +47,10 @@ fn main() {
     report("host_cached", budget, || {
         std::hint::black_box(m.wait(m.host()).expect("host"));
     });
+    report("host_recent", budget, || {
+        // The in-memory snapshot the bindings serve at once when it is fresh enough.
+        std::hint::black_box(m.host_recent(Duration::from_secs(3600)).expect("host"));
+    });
     report("push", budget, || {
         std::hint::black_box(m.wait(m.push("check-0001", true, None)).expect("push"));
     });

@@ -37,4 +37,5 @@ echo "== Ratios"
 ratio status_1000_checks status_1000_checks_to_json
 ratio status_1000_checks status_1000_checks
 ratio host_cached host_cached
+ratio host_cached host_recent
 ratio push push

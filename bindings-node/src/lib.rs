@@ -343,6 +343,13 @@ impl Monitor {
     /// A host snapshot (the latest sample when younger than a second, otherwise sampled now).
     #[napi(ts_return_type = "Promise<HostSnapshot>")]
     pub fn host<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, Unknown<'e>>> {
+        // A fresh enough sample is in memory: resolve at once instead of a trip to the runtime.
+        let recent = guard(env, || {
+            Ok(self.engine.host_recent(std::time::Duration::from_secs(1))?)
+        })?;
+        if let Some(snapshot) = recent {
+            return PromiseRaw::resolve(env, to_js(env, &snapshot)?);
+        }
         let engine = self.engine.clone();
         promise(env, async move { Ok(engine.host().await?) }, |env, r| to_js(env, &r))
     }

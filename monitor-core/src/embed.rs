@@ -965,6 +965,13 @@ impl Embedded {
             .await
     }
 
+    /// The latest sampled host snapshot when it is at most `max_age` old, without waiting
+    /// (bindings answer `host()` from it at once and only go to the runtime to sample).
+    pub fn host_recent(&self, max_age: Duration) -> Result<Option<HostSnapshot>, EmbedError> {
+        let latest = self.monitor()?.host();
+        Ok(latest.filter(|h| (Utc::now() - h.at).to_std().unwrap_or_default() <= max_age))
+    }
+
     /// A host snapshot sampled now, whatever the age of the latest one (what a benchmark
     /// against psutil's full snapshot measures).
     pub async fn host_now(&self) -> Result<HostSnapshot, EmbedError> {

@@ -96,6 +96,13 @@ fn every_call_works_from_a_thread_without_a_runtime() {
 
     let status = m.status().unwrap();
     assert_eq!(status.check("broken").unwrap().status, Some(Status::Down));
+    // Host sampling is off: nothing recent until a sample is taken, then it is served from memory.
+    assert!(m.host_recent(Duration::from_secs(60)).unwrap().is_none());
+    let sampled = m.wait(m.host_now()).unwrap();
+    assert_eq!(
+        m.host_recent(Duration::from_secs(60)).unwrap().map(|h| h.at),
+        Some(sampled.at)
+    );
     m.close_within(Duration::from_secs(2));
 
     // Everything was written before close returned: a new engine on the file reads it back.

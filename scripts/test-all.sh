@@ -38,7 +38,10 @@ print("demo: %d checks, %d up" % (len(results), sum(r["status"] == "up" for r in
 '
 
 step "the demo agent monitors its own targets and stops by itself"
-cargo run -q -p upwatch-cli -- demo --json --for 6s 2>/dev/null | python3 -c '
+# A database of its own: with a previous run's file the checks would start from their stored
+# statuses and report no changes.
+demo_db="$(mktemp -d)/demo.db"
+cargo run -q -p upwatch-cli -- demo --json --for 6s --db "$demo_db" 2>/dev/null | python3 -c '
 import json, sys
 events = [json.loads(line) for line in sys.stdin if line.strip()]
 kinds = {e["event"] for e in events}

@@ -874,16 +874,11 @@ impl Embedded {
 
     /// Runs the named checks (all when `None`) now and returns their results.
     pub async fn run_now(&self, names: Option<Vec<String>>) -> Result<Vec<CheckResult>, EmbedError> {
-        let monitor = self.monitor()?;
-        if monitor.is_shared() && !monitor.runs_checks() {
-            let reply = self.command(Command::ExecuteChecks { checks: names }).await?;
-            return Ok(match reply {
-                crate::bus::Reply::Results { results } => results,
-                crate::bus::Reply::Done => Vec::new(),
-            });
-        }
-        self.on_runtime(async move { monitor.execute_checks(names.as_deref()).await })
-            .await
+        // The monitor's command runs them here, or forwards them to the lease holder.
+        Ok(match self.command(Command::ExecuteChecks { checks: names }).await? {
+            crate::bus::Reply::Results { results } => results,
+            crate::bus::Reply::Done => Vec::new(),
+        })
     }
 
     /// A heartbeat for a push check; returns the check's fresh result.

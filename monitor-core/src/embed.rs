@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::alerts::deliver::NotifierFn;
+use crate::alerts::rules::{AlertRule, MaintenanceWindow, NotifierSpec};
 use crate::bus::{Delivery, Event, EventKind, Filter, Subscription};
 use crate::checks::callable::CallableFn;
 use crate::host::HostSnapshot;
@@ -475,8 +477,17 @@ struct Live {
     dispatching: bool,
 }
 
+/// Notifiers (with their functions), rules and windows, kept so a forked child has them too.
+#[derive(Default)]
+struct AlertSetup {
+    notifiers: BTreeMap<String, (NotifierSpec, Option<NotifierFn>)>,
+    rules: Vec<AlertRule>,
+    maintenance: Vec<MaintenanceWindow>,
+}
+
 struct Shared {
     config: EmbedConfig,
+    alerting: Mutex<AlertSetup>,
     live: Mutex<Option<Live>>,
     checks: Mutex<BTreeMap<String, Registered>>,
     services: Mutex<Vec<ServiceSpec>>,
@@ -503,6 +514,15 @@ impl Embedded {
         let spec = config.spec.clone();
         let e = Embedded {
             shared: Arc::new(Shared {
+                alerting: Mutex::new(AlertSetup {
+                    notifiers: spec
+                        .notifiers
+                        .iter()
+                        .map(|n| (n.name.clone(), (n.clone(), None)))
+                        .collect(),
+                    rules: spec.alerts.clone(),
+                    maintenance: spec.maintenance.clone(),
+                }),
                 config,
                 live: Mutex::new(None),
                 checks: Mutex::new(BTreeMap::new()),
@@ -571,6 +591,10 @@ impl Embedded {
         self.shared.checks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn setup(&self) -> MutexGuard<'_, AlertSetup> {
+        self.shared.alerting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn services(&self) -> MutexGuard<'_, Vec<ServiceSpec>> {
         self.shared.services.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -637,6 +661,21 @@ impl Embedded {
             // The same checks as before the fork, with their functions and paused flags.
             for s in self.services().iter() {
                 monitor.declare_service(s.clone());
+            }
+            {
+                let setup = self.setup();
+                for (spec, f) in setup.notifiers.values() {
+                    monitor.add_notifier(spec.clone());
+                    if let Some(f) = f {
+                        monitor.set_notifier_function(&spec.name, f.clone());
+                    }
+                }
+                for r in &setup.rules {
+                    let _ = monitor.add_alert_rule(r.clone());
+                }
+                for w in &setup.maintenance {
+                    monitor.add_maintenance(w.clone());
+                }
             }
             for r in self.registered().values() {
                 let done = match &r.callable {
@@ -856,6 +895,105 @@ impl Embedded {
             monitor.mute(target, d);
         }
         Ok(())
+    }
+
+    /// Adds a notifier (the `[[notifiers]]` shape), or replaces the one of the same name.
+    /// A `callable` notifier takes `function`, which every alert for it is given to (with
+    /// the outbox's retries and order); other kinds take none.
+    ///
+    /// ```
+    /// use monitor_core::alerts::deliver::notifier_function;
+    /// let e = monitor_core::Embedded::from_json("").unwrap();
+    /// e.add_notifier(serde_json::json!({"name": "ops", "kind": "webhook", "url": "https://hooks.example.com/x"}), None).unwrap();
+    /// let f = notifier_function(|_alert| async { Ok(()) });
+    /// e.add_notifier(serde_json::json!({"name": "page", "kind": "callable"}), Some(f)).unwrap();
+    /// let err = e.add_notifier(serde_json::json!({"name": "page", "kind": "callable"}), None).unwrap_err();
+    /// assert_eq!(err.path(), Some("fn"));
+    /// assert_eq!(e.alerting().unwrap().notifiers.len(), 2);
+    /// ```
+    pub fn add_notifier(&self, spec: Value, function: Option<NotifierFn>) -> Result<(), EmbedError> {
+        let spec = NotifierSpec::from_value(spec)?;
+        let callable = spec.kind == crate::alerts::rules::NotifierKind::Callable;
+        if callable && function.is_none() {
+            return Err(EmbedError::invalid("fn", "a callable notifier needs its function"));
+        }
+        if !callable && function.is_some() {
+            return Err(EmbedError::invalid(
+                "fn",
+                format!(
+                    "only callable notifiers take a function ({:?} is a {} notifier)",
+                    spec.name,
+                    spec.kind.as_str()
+                ),
+            ));
+        }
+        let monitor = self.monitor()?;
+        monitor.add_notifier(spec.clone());
+        if let Some(f) = &function {
+            monitor.set_notifier_function(&spec.name, f.clone());
+        }
+        self.setup().notifiers.insert(spec.name.clone(), (spec, function));
+        Ok(())
+    }
+
+    /// Removes a notifier; whether it existed.
+    pub fn remove_notifier(&self, name: &str) -> Result<bool, EmbedError> {
+        let removed = self.monitor()?.remove_notifier(name);
+        self.setup().notifiers.remove(name);
+        Ok(removed)
+    }
+
+    /// Adds an alert rule (the `[[alerts]]` shape), or replaces the one of the same name;
+    /// its `notify` names must be notifiers already added.
+    ///
+    /// ```
+    /// let e = monitor_core::Embedded::from_json("").unwrap();
+    /// let err = e.add_alert(serde_json::json!({"name": "api", "for": "soon"})).unwrap_err();
+    /// assert_eq!(err.path(), Some("for"));
+    /// e.add_alert(serde_json::json!({"name": "api", "checks": ["api"], "for": "2m"})).unwrap();
+    /// assert!(e.remove_alert("api").unwrap());
+    /// ```
+    pub fn add_alert(&self, rule: Value) -> Result<(), EmbedError> {
+        let rule = AlertRule::from_value(rule)?;
+        self.monitor()?.add_alert_rule(rule.clone())?;
+        let mut setup = self.setup();
+        setup.rules.retain(|r| r.name != rule.name);
+        setup.rules.push(rule);
+        Ok(())
+    }
+
+    /// Removes an alert rule; whether it existed.
+    pub fn remove_alert(&self, name: &str) -> Result<bool, EmbedError> {
+        let removed = self.monitor()?.remove_alert_rule(name);
+        self.setup().rules.retain(|r| r.name != name);
+        Ok(removed)
+    }
+
+    /// Adds a maintenance window (the `[[maintenance]]` shape), or replaces the one of the same name.
+    pub fn add_maintenance(&self, window: Value) -> Result<(), EmbedError> {
+        let window = MaintenanceWindow::from_value(window)?;
+        self.monitor()?.add_maintenance(window.clone());
+        let mut setup = self.setup();
+        setup.maintenance.retain(|w| w.name != window.name);
+        setup.maintenance.push(window);
+        Ok(())
+    }
+
+    /// Removes a maintenance window; whether it existed.
+    pub fn remove_maintenance(&self, name: &str) -> Result<bool, EmbedError> {
+        let removed = self.monitor()?.remove_maintenance(name);
+        self.setup().maintenance.retain(|w| w.name != name);
+        Ok(removed)
+    }
+
+    /// Notifiers (no secrets), rules, maintenance windows (open or not) and mutes in force.
+    pub fn alerting(&self) -> Result<crate::alerts::AlertingView, EmbedError> {
+        Ok(self.monitor()?.alerting())
+    }
+
+    /// Alerts waiting in this process's outbox, oldest first.
+    pub fn pending_alerts(&self) -> Result<Vec<crate::alerts::deliver::PendingDelivery>, EmbedError> {
+        Ok(self.monitor()?.pending_alerts())
     }
 
     /// Schedules a paused check again.

@@ -10,6 +10,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alerts::deliver::NotifierFn;
+use crate::alerts::rules::{AlertRule, MaintenanceWindow, NotifierSpec};
 use crate::bus::{self, Bus, CallbackHandle, Cause, Command, Delivery, Event, Filter, Reply, RunReport, Subscription};
 use crate::checks::callable::CallableFn;
 use crate::checks::Prober;
@@ -414,6 +416,131 @@ impl Monitor {
     /// Ends a mute early.
     pub fn unmute(&self, target: &str) {
         self.inner.alerting.mute(target, None);
+    }
+
+    /// Adds a notifier, or replaces the one of the same name. A `callable` notifier also
+    /// needs its function ([`Monitor::set_notifier_function`]) in the process that sends.
+    pub fn add_notifier(&self, spec: NotifierSpec) {
+        self.inner.alerting.configure(vec![spec], vec![], vec![]);
+    }
+
+    /// Registers (or replaces) the function of a `callable` notifier in this process.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use monitor_core::alerts::{deliver::notifier_function, rules::NotifierSpec};
+    /// let m = monitor_core::Monitor::new();
+    /// m.add_notifier(NotifierSpec::from_value(serde_json::json!({"name": "log", "kind": "callable"})).unwrap());
+    /// m.set_notifier_function("log", notifier_function(|a| async move {
+    ///     eprintln!("{}", a.message);
+    ///     Ok(())
+    /// }));
+    /// assert!(m.alerting().notifiers[0].function);
+    /// # }
+    /// ```
+    pub fn set_notifier_function(&self, name: &str, f: NotifierFn) {
+        self.inner.alerting.set_function(name, Some(f));
+    }
+
+    /// Adds an alert rule, or replaces the one of the same name. Every name in its
+    /// `notify` must be a notifier already added.
+    ///
+    /// ```
+    /// use monitor_core::alerts::rules::AlertRule;
+    /// let m = monitor_core::Monitor::new();
+    /// let r = AlertRule::from_value(serde_json::json!({"name": "api", "notify": ["ops"]})).unwrap();
+    /// let err = m.add_alert_rule(r).unwrap_err();
+    /// assert!(err.to_string().contains("notify[0]: \"ops\" is not a notifier"));
+    /// ```
+    pub fn add_alert_rule(&self, rule: AlertRule) -> Result<(), MonitorError> {
+        let config = self.inner.alerting.config();
+        let problems: Vec<crate::spec::Problem> = rule
+            .notify
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !config.notifiers.contains_key(n.as_str()))
+            .map(|(i, n)| crate::spec::Problem {
+                path: format!("notify[{i}]"),
+                message: format!("{n:?} is not a notifier"),
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(SpecError::Invalid(problems).into());
+        }
+        self.inner.alerting.configure(vec![], vec![rule], vec![]);
+        Ok(())
+    }
+
+    /// Adds a maintenance window, or replaces the one of the same name.
+    pub fn add_maintenance(&self, window: MaintenanceWindow) {
+        self.inner.alerting.configure(vec![], vec![], vec![window]);
+    }
+
+    /// Removes a notifier (alerts queued for it are dropped); whether it existed.
+    pub fn remove_notifier(&self, name: &str) -> bool {
+        self.inner.alerting.remove(&[name], &[], &[]) > 0
+    }
+
+    /// Removes an alert rule; whether it existed.
+    pub fn remove_alert_rule(&self, name: &str) -> bool {
+        self.inner.alerting.remove(&[], &[name], &[]) > 0
+    }
+
+    /// Removes a maintenance window; whether it existed.
+    pub fn remove_maintenance(&self, name: &str) -> bool {
+        self.inner.alerting.remove(&[], &[], &[name]) > 0
+    }
+
+    /// The notifiers (without their secrets), rules, maintenance windows and mutes in force.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let m = monitor_core::Monitor::new();
+    /// m.mute("api", std::time::Duration::from_secs(60));
+    /// assert_eq!(m.alerting().mutes[0].target, "api");
+    /// # }
+    /// ```
+    pub fn alerting(&self) -> crate::alerts::AlertingView {
+        let a = &self.inner.alerting;
+        let config = a.config();
+        let now = a.clock.now();
+        let mut notifiers: Vec<crate::alerts::NotifierView> = config
+            .notifiers
+            .values()
+            .map(|n| crate::alerts::NotifierView {
+                name: n.spec.name.clone(),
+                kind: n.spec.kind,
+                function: a.function(&n.spec.name).is_some(),
+                timeout_ms: n.spec.timeout.as_millis() as u64,
+                max_attempts: n.spec.max_attempts,
+            })
+            .collect();
+        notifiers.sort_by(|x, y| x.name.cmp(&y.name));
+        crate::alerts::AlertingView {
+            notifiers,
+            rules: config.rules.iter().map(|r| (**r).clone()).collect(),
+            maintenance: config
+                .maintenance
+                .iter()
+                .map(|w| crate::alerts::MaintenanceView {
+                    active: w.active_at(now),
+                    window: w.clone(),
+                })
+                .collect(),
+            mutes: a
+                .mutes()
+                .into_iter()
+                .map(|(target, left)| crate::alerts::MuteView {
+                    target,
+                    remaining_ms: left.as_millis() as u64,
+                })
+                .collect(),
+        }
+    }
+
+    /// Alerts waiting in the outbox (this process's queues), oldest first.
+    pub fn pending_alerts(&self) -> Vec<crate::alerts::deliver::PendingDelivery> {
+        self.inner.alerting.outbox.pending()
     }
 
     /// Declares (or redeclares) a service: its description and critical checks.

@@ -69,7 +69,7 @@ impl Notifier {
         let template = json!({
             "name": format!("notifier:{}", spec.name),
             "kind": "http",
-            "url": spec.url.as_str().replace("${", "$${"),
+            "url": spec.url.as_ref().map(|u| u.as_str().replace("${", "$${")),
             "method": "POST",
             "interval": "1h",
             "timeout": format!("{}ms", spec.timeout.as_millis().max(1)),
@@ -115,12 +115,26 @@ impl Notifier {
         Some(check)
     }
 
-    /// One attempt.
-    async fn send(&self, prober: &Prober, alert: &Alert) -> Result<(), DeliveryError> {
+    /// One attempt. A callable notifier calls `function` (registered in this process).
+    async fn send(
+        &self,
+        prober: &Prober,
+        alert: &Arc<Alert>,
+        function: Option<NotifierFn>,
+    ) -> Result<(), DeliveryError> {
         let fail = |failure: String| DeliveryError {
             notifier: self.spec.name.clone(),
             failure,
         };
+        if self.spec.kind == NotifierKind::Callable {
+            let f = function.ok_or_else(|| fail("no function registered for it in this process".into()))?;
+            return match tokio::time::timeout(self.spec.timeout, f(alert.clone())).await {
+                Ok(Ok(())) => Ok(()),
+                // The function's own error text: the host program wrote it, it is not ours to hide.
+                Ok(Err(e)) => Err(fail(format!("function failed: {e}"))),
+                Err(_) => Err(fail("timeout".into())),
+            };
+        }
         let check = self.request(alert).ok_or_else(|| fail("invalid request".into()))?;
         let result = prober.run(&check).await;
         if result.status != crate::result::Status::Down {
@@ -199,7 +213,7 @@ pub fn render(kind: NotifierKind, alert: &Alert) -> String {
         _ => (0xd0, 0x30, 0x30),
     };
     let body = match kind {
-        NotifierKind::Webhook => Event::AlertFired(Box::new(alert.clone())).to_json(),
+        NotifierKind::Webhook | NotifierKind::Callable => Event::AlertFired(Box::new(alert.clone())).to_json(),
         NotifierKind::Slack => {
             let esc = slack_escape;
             let fields: Vec<String> = facts.iter().map(|(k, v)| format!("*{k}*: {}", esc(v))).collect();
@@ -275,6 +289,41 @@ fn clip(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// One alert waiting in the outbox for one notifier.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingDelivery {
+    /// The notifier it waits for.
+    pub notifier: String,
+    /// The alert.
+    pub alert: Alert,
+    /// Attempts that failed so far.
+    pub failed_attempts: u32,
+    /// When the next attempt is due, from now (0: as soon as its turn comes).
+    pub next_attempt_in_ms: u64,
+}
+
+/// A notifier written in the host program: called with each alert, `Err` is a failed
+/// attempt (retried like any other). Registered with [`crate::Monitor::set_notifier_function`].
+///
+/// ```
+/// use monitor_core::alerts::deliver::{notifier_function, NotifierFn};
+/// let f: NotifierFn = notifier_function(|alert| async move {
+///     println!("{}", alert.message);
+///     Ok(())
+/// });
+/// # let _ = f;
+/// ```
+pub type NotifierFn = Arc<dyn Fn(Arc<Alert>) -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// Wraps an async closure as a [`NotifierFn`].
+pub fn notifier_function<F, Fut>(f: F) -> NotifierFn
+where
+    F: Fn(Arc<Alert>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    Arc::new(move |a| Box::pin(f(a)))
 }
 
 /// One queued delivery.
@@ -378,6 +427,35 @@ impl Outbox {
         self.lock().values().map(VecDeque::len).sum()
     }
 
+    /// Makes the sender look at the queues again (a function was registered, say).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// What waits to be sent, oldest first.
+    pub(crate) fn pending(&self) -> Vec<PendingDelivery> {
+        let now = Instant::now();
+        let queues = self.lock();
+        let mut items: Vec<(u64, PendingDelivery)> = queues
+            .iter()
+            .flat_map(|((notifier, _), q)| {
+                q.iter().map(move |i| {
+                    (
+                        i.seq,
+                        PendingDelivery {
+                            notifier: notifier.clone(),
+                            alert: (*i.alert).clone(),
+                            failed_attempts: i.failures,
+                            next_attempt_in_ms: i.next_at.saturating_duration_since(now).as_millis() as u64,
+                        },
+                    )
+                })
+            })
+            .collect();
+        items.sort_by_key(|(seq, _)| *seq);
+        items.into_iter().map(|(_, p)| p).collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, VecDeque<Item>>> {
         self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -452,8 +530,9 @@ pub(crate) async fn run(
                 in_flight.insert(key.clone());
                 *per_notifier.entry(name.clone()).or_default() += 1;
                 let (alert, prober, key) = (head.alert.clone(), prober.clone(), key.clone());
+                let function = alerting.function(name);
                 sends.spawn(async move {
-                    let r = notifier.send(&prober, &alert).await;
+                    let r = notifier.send(&prober, &alert, function).await;
                     (key, alert.id.clone(), r)
                 });
             }

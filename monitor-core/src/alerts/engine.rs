@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::deliver::{Notifier, Outbox};
+use super::deliver::{Notifier, NotifierFn, Outbox};
 use super::rules::{AlertRule, MaintenanceWindow, NotifierSpec, Severity, Trigger};
 use crate::bus::{Delivery, Event, EventKind, Filter};
 
@@ -226,6 +226,7 @@ pub(crate) struct Alerting {
     pub(crate) stats: Mutex<AlertsStatus>,
     pub(crate) outbox: Outbox,
     seq: AtomicU64,
+    functions: Mutex<HashMap<String, NotifierFn>>,
 }
 
 impl Alerting {
@@ -237,7 +238,60 @@ impl Alerting {
             stats: Mutex::new(AlertsStatus::default()),
             outbox: Outbox::new(store),
             seq: AtomicU64::new(0),
+            functions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The function of a callable notifier, when this process registered one.
+    pub(crate) fn function(&self, notifier: &str) -> Option<NotifierFn> {
+        self.functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(notifier)
+            .cloned()
+    }
+
+    pub(crate) fn set_function(&self, notifier: &str, f: Option<NotifierFn>) {
+        let mut functions = self.functions.lock().unwrap_or_else(|p| p.into_inner());
+        match f {
+            Some(f) => functions.insert(notifier.to_string(), f),
+            None => functions.remove(notifier),
+        };
+        drop(functions);
+        // Alerts waiting for it may go now.
+        self.outbox.wake();
+    }
+
+    /// Removes notifiers, rules and windows by name; returns how many were removed.
+    pub(crate) fn remove(&self, notifiers: &[&str], rules: &[&str], maintenance: &[&str]) -> usize {
+        let mut guard = self.config.write().unwrap_or_else(|p| p.into_inner());
+        let old = guard.clone();
+        let mut next = Config {
+            rules: old.rules.clone(),
+            notifiers: old.notifiers.clone(),
+            maintenance: old.maintenance.clone(),
+        };
+        let before = next.rules.len() + next.notifiers.len() + next.maintenance.len();
+        next.notifiers.retain(|n, _| !notifiers.contains(&n.as_str()));
+        next.rules.retain(|r| !rules.contains(&r.name.as_str()));
+        next.maintenance.retain(|w| !maintenance.contains(&w.name.as_str()));
+        let removed = before - (next.rules.len() + next.notifiers.len() + next.maintenance.len());
+        *guard = Arc::new(next);
+        drop(guard);
+        for n in notifiers {
+            self.set_function(n, None);
+        }
+        removed
+    }
+
+    /// The mutes in force: target and how long they still hold.
+    pub(crate) fn mutes(&self) -> Vec<(String, Duration)> {
+        let now = Instant::now();
+        let mut mutes = self.mutes.lock().unwrap_or_else(|p| p.into_inner());
+        mutes.retain(|_, t| *t > now);
+        let mut out: Vec<(String, Duration)> = mutes.iter().map(|(k, t)| (k.clone(), *t - now)).collect();
+        out.sort();
+        out
     }
 
     pub(crate) fn config(&self) -> Arc<Config> {

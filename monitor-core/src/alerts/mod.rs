@@ -13,3 +13,53 @@ pub mod incidents;
 pub mod rules;
 
 pub use engine::{Alert, AlertsStatus, Clock, HostBrief};
+
+use serde::{Deserialize, Serialize};
+
+/// The alerting set-up in force, as [`crate::Monitor::alerting`] shows it: the same shapes
+/// in every binding, and no secret.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertingView {
+    /// Notifiers, by name.
+    pub notifiers: Vec<NotifierView>,
+    /// Alert rules, in the order they were added.
+    pub rules: Vec<rules::AlertRule>,
+    /// Maintenance windows, and whether each is open now.
+    pub maintenance: Vec<MaintenanceView>,
+    /// Mutes in force.
+    pub mutes: Vec<MuteView>,
+}
+
+/// A notifier without its URL, secret or headers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotifierView {
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: rules::NotifierKind,
+    /// For `callable`: whether this process registered its function.
+    pub function: bool,
+    /// Time allowed for one attempt.
+    pub timeout_ms: u64,
+    /// Attempts before an alert is given up.
+    pub max_attempts: u32,
+}
+
+/// A maintenance window and whether it is open now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MaintenanceView {
+    /// The window.
+    #[serde(flatten)]
+    pub window: rules::MaintenanceWindow,
+    /// Whether it is open now.
+    pub active: bool,
+}
+
+/// A mute in force.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MuteView {
+    /// The check or service muted.
+    pub target: String,
+    /// How long it still holds.
+    pub remaining_ms: u64,
+}

@@ -45,7 +45,7 @@ use std::time::Duration;
 use crate::spec::reader::{index, join, type_name, Obj, Problems};
 
 /// Where a notifier sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifierKind {
     /// A JSON POST of the `alert_fired` event, optionally signed (HMAC-SHA256).
@@ -56,6 +56,9 @@ pub enum NotifierKind {
     Discord,
     /// A Microsoft Teams incoming webhook (MessageCard).
     Teams,
+    /// A function of the host program (a Python or JS function, a PHP object polling for
+    /// alerts), registered with the notifier; same outbox, retries and ordering.
+    Callable,
 }
 
 impl NotifierKind {
@@ -66,6 +69,7 @@ impl NotifierKind {
             NotifierKind::Slack => "slack",
             NotifierKind::Discord => "discord",
             NotifierKind::Teams => "teams",
+            NotifierKind::Callable => "callable",
         }
     }
 }
@@ -96,8 +100,8 @@ pub struct NotifierSpec {
     pub name: String,
     /// Where it sends.
     pub kind: NotifierKind,
-    /// The webhook URL (a secret for Slack, Discord and Teams).
-    pub url: url::Url,
+    /// The webhook URL (a secret for Slack, Discord and Teams); `None` for `callable`.
+    pub url: Option<url::Url>,
     /// HMAC-SHA256 key for the `X-Upwatch-Signature` header (webhooks).
     pub secret: Option<String>,
     /// Extra request headers (authorization and the like).
@@ -155,18 +159,27 @@ pub(crate) fn read_notifier(
         Some("slack") => Some(NotifierKind::Slack),
         Some("discord") => Some(NotifierKind::Discord),
         Some("teams") | Some("msteams") => Some(NotifierKind::Teams),
+        Some("callable") => Some(NotifierKind::Callable),
         Some(other) => {
             p.push(
                 kind_path,
-                format!("{other:?} is not a kind of notifier (one of: webhook, slack, discord, teams)"),
+                format!("{other:?} is not a kind of notifier (one of: webhook, slack, discord, teams, callable)"),
             );
             None
         }
         None => None,
     };
     let url_path = o.at("url");
+    let callable = kind == Some(NotifierKind::Callable);
+    if callable && o.raw("url").is_some() {
+        p.push(
+            &url_path,
+            "a callable notifier has no URL (its function is registered with it)",
+        );
+    }
     // Never echo the URL itself: for chat webhooks it is the secret.
-    let url = o.required_string("url", p).and_then(|u| match url::Url::parse(&u) {
+    let url_text = if callable { None } else { o.required_string("url", p) };
+    let url = url_text.and_then(|u| match url::Url::parse(&u) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Some(url),
         Ok(_) => {
             p.push(&url_path, "is not an http:// or https:// URL with a host");
@@ -201,10 +214,13 @@ pub(crate) fn read_notifier(
     let backoff = o.duration("backoff", p).unwrap_or(DEFAULT_BACKOFF);
     let max_backoff = o.duration("max_backoff", p).unwrap_or(DEFAULT_MAX_BACKOFF).max(backoff);
     o.finish(p);
+    if !callable && url.is_none() {
+        return None;
+    }
     Some(NotifierSpec {
         name: name?,
         kind: kind?,
-        url: url?,
+        url,
         secret,
         headers,
         timeout,

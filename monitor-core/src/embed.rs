@@ -455,6 +455,15 @@ pub fn event_kinds<S: AsRef<str>>(names: &[S]) -> Result<Vec<EventKind>, EmbedEr
         .collect()
 }
 
+/// What a readiness endpoint answers: 200 with this body when `ready`, else 503.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Readiness {
+    /// No service asked about is down.
+    pub ready: bool,
+    /// Each service asked about: `up`, `degraded`, `down` or `unknown`.
+    pub services: BTreeMap<String, String>,
+}
+
 /// A function called with every event a listener asked for, on the dispatch thread.
 pub type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
 
@@ -1049,6 +1058,42 @@ impl Embedded {
     /// Every check's latest result and status, every service's status, the writer's counters.
     pub fn status(&self) -> Result<StatusSnapshot, EmbedError> {
         Ok(self.monitor()?.status())
+    }
+
+    /// The readiness answer of a web app's `ready` endpoint: ready unless one of `services`
+    /// (every declared service when `None`) is down. A service with no status yet, or not
+    /// declared, is `"unknown"` and does not make it unready.
+    ///
+    /// ```
+    /// let e = monitor_core::Embedded::from_json(r#"{"services": [{"name": "api"}]}"#).unwrap();
+    /// let r = e.readiness(None).unwrap();
+    /// assert!(r.ready);
+    /// assert_eq!(r.services["api"], "unknown");
+    /// let r = e.readiness(Some(&["db".to_string()])).unwrap();
+    /// assert_eq!(r.services["db"], "unknown");
+    /// ```
+    pub fn readiness(&self, services: Option<&[String]>) -> Result<Readiness, EmbedError> {
+        let snapshot = self.monitor()?.status();
+        let known: BTreeMap<&str, Option<Status>> = snapshot
+            .services
+            .iter()
+            .map(|s| (s.service.as_str(), s.status))
+            .collect();
+        let wanted: Vec<&str> = match services {
+            Some(list) => list.iter().map(String::as_str).collect(),
+            None => known.keys().copied().collect(),
+        };
+        let services: BTreeMap<String, String> = wanted
+            .iter()
+            .map(|name| {
+                let state = known.get(name).copied().flatten().map_or("unknown", |s| s.as_str());
+                (name.to_string(), state.to_string())
+            })
+            .collect();
+        Ok(Readiness {
+            ready: services.values().all(|s| s != "down"),
+            services,
+        })
     }
 
     /// A page of stored results, newest first ([`history_query`] shape).

@@ -823,14 +823,12 @@ impl Monitor {
                 let reg = inner.lock();
                 reg.checks
                     .iter()
-                    .filter_map(|(name, e)| {
-                        Some(crate::alerts::engine::Settled {
-                            check: name.to_string(),
-                            service: e.spec.service.clone(),
-                            tags: e.spec.tags.clone(),
-                            status: e.state.status?,
-                            since: e.since?,
-                        })
+                    .map(|(name, e)| crate::alerts::engine::Settled {
+                        check: name.to_string(),
+                        service: e.spec.service.clone(),
+                        tags: e.spec.tags.clone(),
+                        status: e.state.status,
+                        since: e.since,
                     })
                     .collect()
             });

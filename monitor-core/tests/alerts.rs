@@ -695,3 +695,110 @@ async fn alerts_left_in_the_sqlite_outbox_are_delivered_after_a_restart() {
     assert_eq!(m.status().alerts.queued, 0);
     m.shutdown().await;
 }
+
+/// A stored result of `check` at `at`, taking `ms`.
+fn stored(check: &str, at: chrono::DateTime<chrono::Utc>, ms: f64, up: bool) -> Arc<monitor_core::CheckResult> {
+    let mut r: monitor_core::CheckResult = serde_json::from_value(json!({
+        "check": check, "kind": "push", "status": if up { "up" } else { "down" },
+        "at": "2026-01-01T00:00:00Z", "duration_ms": ms
+    }))
+    .unwrap();
+    r.at = at;
+    Arc::new(r)
+}
+
+#[tokio::test(start_paused = true)]
+async fn baseline_and_slo_rules_read_seeded_history() {
+    use monitor_core::store::{Batch, SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("h.db")).unwrap());
+    let now = chrono::Utc::now();
+    // Seven days every 10 minutes at ~100 ms; `web` fails 1 in 50 (98% < 99.9%).
+    let mut batch = Batch::default();
+    for i in 1..=(7 * 144) {
+        let at = now - chrono::Duration::minutes(10 * i + 20);
+        let ms = 90.0 + (i % 21) as f64;
+        batch.results.push(stored("api", at, ms, true));
+        batch.results.push(stored("web", at, ms, i % 50 != 0));
+    }
+    // The last 15 minutes: `api` takes ~400 ms, four times its usual.
+    for i in 0..15 {
+        let at = now - chrono::Duration::seconds(60 * i + 30);
+        batch.results.push(stored("api", at, 400.0 + i as f64, true));
+        batch.results.push(stored("web", at, 100.0, true));
+    }
+    store.write(&batch).unwrap();
+
+    let m = Monitor::builder()
+        .store(store.clone())
+        .host_interval(None)
+        .clock(Clock::following_tokio(now))
+        .build();
+    m.load(spec(json!({
+        "checks": [push("api"), push("web")],
+        "alerts": [
+            {"name": "slow", "checks": ["api", "web"], "for": "2m",
+             "baseline": {"percentile": "p95", "recent": "15m", "over": "7d", "factor": 2, "every": "1m"}},
+            {"name": "objective", "slo": {"uptime": "99.9%", "window": "30d", "every": "1m"}, "repeat": "1h"}
+        ]
+    })))
+    .unwrap();
+    let mut sub = m.subscribe(Filter::default().kinds([EventKind::AlertFired]));
+    let t0 = Instant::now();
+    m.start();
+
+    let got = alerts_within(&mut sub, Duration::from_secs(150)).await;
+    assert_eq!(kinds(&got), vec![Trigger::Slo, Trigger::LatencyBaseline], "{got:?}");
+    let (slo_at, slo) = (&got[0].0, &got[0].1);
+    assert!(
+        *slo_at - t0 < Duration::from_secs(1),
+        "no `for`: at the first evaluation"
+    );
+    assert_eq!((slo.check.as_str(), slo.rule.as_str()), ("web", "objective"));
+    let measured = slo.measured.as_ref().expect("measured");
+    assert_eq!(measured.metric, "uptime_pct");
+    assert!((measured.value - 98.0).abs() < 0.3, "{measured:?}");
+    assert_eq!(measured.threshold, 99.9);
+    assert!(slo.message.contains("below the 99.900% objective"), "{}", slo.message);
+
+    let (slow_at, slow) = (&got[1].0, &got[1].1);
+    let waited = *slow_at - t0;
+    assert!(
+        waited >= Duration::from_secs(120) && waited < Duration::from_secs(125),
+        "`for` 2m after the first breach: {waited:?}"
+    );
+    assert_eq!(slow.check, "api", "web's latency is its usual");
+    let measured = slow.measured.as_ref().expect("measured");
+    assert_eq!(measured.metric, "p95_ms");
+    assert!((400.0..=420.0).contains(&measured.value), "{measured:?}");
+    let baseline = measured.baseline.expect("baseline");
+    assert!((95.0..=115.0).contains(&baseline), "{measured:?}");
+    assert!((measured.threshold - 2.0 * baseline).abs() < 1e-9);
+    assert!(slow.message.contains("x its 7days baseline"), "{}", slow.message);
+
+    // Fast again: fresh results in the recent window bring p95 back; one `resolved` follows.
+    tokio::time::sleep(Duration::from_secs(16 * 60)).await;
+    let mut fresh = Batch::default();
+    let wall = now + chrono::Duration::from_std(t0.elapsed()).unwrap();
+    for i in 0..10 {
+        fresh
+            .results
+            .push(stored("api", wall - chrono::Duration::seconds(20 * i + 5), 100.0, true));
+    }
+    store.write(&fresh).unwrap();
+    let got = alerts_within(&mut sub, Duration::from_secs(120)).await;
+    let resolved: Vec<&Alert> = got.iter().map(|(_, a)| a).filter(|a| a.check == "api").collect();
+    assert_eq!(resolved.len(), 1, "{got:?}");
+    assert_eq!(resolved[0].kind, Trigger::Resolved);
+    assert!(
+        resolved[0].message.contains("back within its baseline"),
+        "{}",
+        resolved[0].message
+    );
+    // `web` is still below its objective: reminded hourly (`repeat`), nothing else.
+    assert!(got.iter().all(|(_, a)| a.check == "api"), "{got:?}");
+    let got = alerts_within(&mut sub, Duration::from_secs(45 * 60)).await;
+    assert_eq!(kinds(&got), vec![Trigger::Slo]);
+    assert_eq!((got[0].1.check.as_str(), got[0].1.repeat), ("web", 1));
+    m.shutdown().await;
+}

@@ -29,16 +29,17 @@ use crate::bus::{Delivery, Event, EventKind, Filter};
 /// Publishes on the monitor's bus without keeping the monitor (or its bus) alive.
 pub(crate) type Publish = Arc<dyn Fn(Event) + Send + Sync>;
 
-/// One check's settled status, read back after the engine missed events.
+/// One check and its settled status (none before its first result), read back after the
+/// engine missed events, and to know which checks rules from history cover.
 pub(crate) struct Settled {
     pub(crate) check: String,
     pub(crate) service: Option<String>,
     pub(crate) tags: Vec<String>,
-    pub(crate) status: Status,
-    pub(crate) since: DateTime<Utc>,
+    pub(crate) status: Option<Status>,
+    pub(crate) since: Option<DateTime<Utc>>,
 }
 
-/// Reads every check's settled status (from the monitor's registry).
+/// Reads every check and its settled status (from the monitor's registry).
 pub(crate) type Snapshot = Arc<dyn Fn() -> Vec<Settled> + Send + Sync>;
 use crate::result::{CheckError, Status};
 
@@ -165,6 +166,30 @@ pub struct Alert {
     /// The host running the check, for failure alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<HostBrief>,
+    /// For rules from history (`latency_baseline`, `slo`) and their resolution: what was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
+}
+
+/// What a rule from history measured when it fired (or resolved).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// `p50_ms`, `p95_ms`, `p99_ms` or `uptime_pct`.
+    pub metric: String,
+    /// The window measured (`"15m"`).
+    pub window: String,
+    /// The value over that window.
+    pub value: f64,
+    /// The bound: the baseline times the rule's factor, or the objective.
+    pub threshold: f64,
+    /// For baseline rules: the check's own value over the longer window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    /// For baseline rules: that longer window (`"7days"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_window: Option<String>,
+    /// Results in the window measured.
+    pub samples: u64,
 }
 
 /// The last delivery failure, as `status().alerts.last_failure` shows it (no secrets:
@@ -227,6 +252,8 @@ pub(crate) struct Alerting {
     pub(crate) outbox: Outbox,
     seq: AtomicU64,
     functions: Mutex<HashMap<String, NotifierFn>>,
+    /// Where rules from history read (uptime and latency percentiles from rollups).
+    store: Arc<dyn crate::store::Store>,
 }
 
 impl Alerting {
@@ -236,7 +263,8 @@ impl Alerting {
             mutes: Mutex::new(HashMap::new()),
             clock,
             stats: Mutex::new(AlertsStatus::default()),
-            outbox: Outbox::new(store),
+            outbox: Outbox::new(store.clone()),
+            store,
             seq: AtomicU64::new(0),
             functions: Mutex::new(HashMap::new()),
         }
@@ -413,6 +441,16 @@ struct Track {
     flap_since: Option<DateTime<Utc>>,
     /// The certificate seen and the number of thresholds already alerted on.
     cert: Option<(DateTime<Utc>, usize)>,
+    /// A condition from history (baseline, SLO): since when it has been breached.
+    cond_pending: Option<Instant>,
+    cond_since: Option<DateTime<Utc>>,
+    /// The condition alert sent for the current breach.
+    cond_fired: Option<Trigger>,
+    cond_repeat_at: Option<Instant>,
+    cond_repeats: u32,
+    cond_held: bool,
+    /// The last measurement of the condition.
+    measured: Option<Measured>,
 }
 
 impl Track {
@@ -438,6 +476,8 @@ pub(crate) struct Engine {
     publish: Publish,
     host: Arc<crate::host::HostBoard>,
     tracks: HashMap<(String, String), Track>,
+    /// When each rule from history is evaluated next.
+    evaluations: HashMap<String, Instant>,
 }
 
 /// The events the engine listens to.
@@ -467,6 +507,7 @@ pub(crate) async fn run(
         publish,
         host,
         tracks: HashMap::new(),
+        evaluations: HashMap::new(),
     };
     loop {
         let wake = engine.next_wake();
@@ -495,6 +536,9 @@ pub(crate) async fn run(
             _ = sleep => {}
         }
         engine.tick();
+        if may_send() {
+            engine.evaluate_history(&snapshot).await;
+        }
     }
 }
 
@@ -502,10 +546,189 @@ impl Engine {
     fn next_wake(&self) -> Option<Instant> {
         let config = self.alerting.config();
         let rules: HashMap<&str, &AlertRule> = config.rules.iter().map(|r| (r.name.as_str(), &**r)).collect();
+        let evaluation = config
+            .rules
+            .iter()
+            .filter(|r| r.baseline.is_some() || r.slo.is_some())
+            .map(|r| self.evaluations.get(&r.name).copied().unwrap_or_else(Instant::now))
+            .min();
         self.tracks
             .iter()
             .filter_map(|((rule, _), t)| t.next_wake(rules.get(rule.as_str())?))
+            .chain(evaluation)
             .min()
+    }
+
+    /// Evaluates the rules from history that are due: one uptime query per window for all
+    /// the checks a rule covers (answered from rollups), off the runtime's workers.
+    async fn evaluate_history(&mut self, snapshot: &Snapshot) {
+        let now = Instant::now();
+        let config = self.alerting.config();
+        let due: Vec<Arc<AlertRule>> = config
+            .rules
+            .iter()
+            .filter(|r| r.baseline.is_some() || r.slo.is_some())
+            .filter(|r| self.evaluations.get(&r.name).is_none_or(|t| *t <= now))
+            .cloned()
+            .collect();
+        self.evaluations
+            .retain(|name, _| config.rules.iter().any(|r| &r.name == name));
+        if due.is_empty() {
+            return;
+        }
+        let settled = snapshot();
+        for rule in due {
+            let every = [rule.baseline.map(|b| b.every), rule.slo.map(|s| s.every)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(Duration::from_secs(60));
+            self.evaluations.insert(rule.name.clone(), now + every);
+            let checks: Vec<&Settled> = settled
+                .iter()
+                .filter(|c| rule.matches(&c.check, c.service.as_deref(), &c.tags))
+                .collect();
+            if checks.is_empty() {
+                continue;
+            }
+            let query = crate::store::HistoryQuery {
+                checks: checks.iter().map(|c| c.check.clone()).collect(),
+                ..crate::store::HistoryQuery::default()
+            };
+            let mut windows: Vec<Duration> = Vec::new();
+            if let Some(b) = rule.baseline {
+                windows.extend([b.recent, b.over]);
+            }
+            if let Some(s) = rule.slo {
+                windows.push(s.window);
+            }
+            let (store, wall) = (self.alerting.store.clone(), self.alerting.clock.now());
+            let read = tokio::task::spawn_blocking(move || {
+                windows
+                    .into_iter()
+                    .map(|w| {
+                        let rows = store.uptime(&query, w, wall)?;
+                        Ok((w, rows.into_iter().map(|u| (u.check.clone(), u)).collect()))
+                    })
+                    .collect::<Result<HashMap<Duration, HashMap<String, crate::store::Uptime>>, crate::store::StoreError>>()
+            })
+            .await;
+            let by_window = match read {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => {
+                    tracing::warn!("alert rule {:?}: could not read history: {e}", rule.name);
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            for c in checks {
+                let row = |w: Duration| by_window.get(&w).and_then(|m| m.get(&c.check));
+                if let Some(b) = rule.baseline.filter(|_| rule.on(Trigger::LatencyBaseline)) {
+                    let pick = |u: &crate::store::Uptime| match b.percentile {
+                        50 => u.p50_ms,
+                        99 => u.p99_ms,
+                        _ => u.p95_ms,
+                    };
+                    let measured = match (row(b.recent), row(b.over)) {
+                        (Some(r), Some(o)) if r.count >= b.min_samples && o.count > r.count => {
+                            match (pick(r), pick(o)) {
+                                (Some(value), Some(base)) if base > 0.0 => Some(Measured {
+                                    metric: format!("p{}_ms", b.percentile),
+                                    window: humantime::format_duration(b.recent).to_string(),
+                                    value,
+                                    threshold: base * b.factor,
+                                    baseline: Some(base),
+                                    baseline_window: Some(humantime::format_duration(b.over).to_string()),
+                                    samples: r.count,
+                                }),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    let breached = measured.as_ref().map(|m| m.value > m.threshold);
+                    self.condition(&rule, c, Trigger::LatencyBaseline, breached, measured);
+                }
+                if let Some(slo) = rule.slo.filter(|_| rule.on(Trigger::Slo)) {
+                    let measured = row(slo.window).and_then(|u| {
+                        u.uptime_pct.map(|value| Measured {
+                            metric: "uptime_pct".into(),
+                            window: humantime::format_duration(slo.window).to_string(),
+                            value,
+                            threshold: slo.uptime_pct,
+                            baseline: None,
+                            baseline_window: None,
+                            samples: u.count,
+                        })
+                    });
+                    let breached = measured.as_ref().map(|m| m.value < m.threshold);
+                    self.condition(&rule, c, Trigger::Slo, breached, measured);
+                }
+            }
+        }
+    }
+
+    /// One evaluation of a condition from history for one check: `breached` is `None`
+    /// when there is too little data to judge (nothing changes then).
+    fn condition(
+        &mut self,
+        rule: &AlertRule,
+        c: &Settled,
+        kind: Trigger,
+        breached: Option<bool>,
+        measured: Option<Measured>,
+    ) {
+        let Some(breached) = breached else { return };
+        let now = Instant::now();
+        let held = self
+            .alerting
+            .held_until(&c.check, c.service.as_deref(), &c.tags)
+            .is_some();
+        let wall = self.alerting.clock.now();
+        let t = self.track(rule, &c.check, &c.service, &c.tags);
+        t.measured = measured;
+        if !breached {
+            t.cond_pending = None;
+            t.cond_held = false;
+            t.cond_repeat_at = None;
+            t.cond_repeats = 0;
+            if t.cond_fired.take() == Some(kind) && rule.send_resolved && rule.on(Trigger::Resolved) {
+                self.fire_with(rule, &c.check, Trigger::Resolved, 0, None, true);
+            }
+            return;
+        }
+        if t.cond_fired == Some(kind) {
+            if t.cond_repeat_at.is_some_and(|r| r <= now) {
+                if held {
+                    self.count_held();
+                } else {
+                    t.cond_repeats += 1;
+                    t.cond_repeat_at = rule.repeat.map(|r| now + r);
+                    let n = t.cond_repeats;
+                    self.fire_with(rule, &c.check, kind, n, None, true);
+                }
+            }
+            return;
+        }
+        let started = *t.cond_pending.get_or_insert(now);
+        if t.cond_since.is_none() || started == now {
+            t.cond_since = Some(wall);
+        }
+        if now < started + rule.for_ {
+            return;
+        }
+        if held {
+            if !t.cond_held {
+                t.cond_held = true;
+                self.count_held();
+            }
+            return;
+        }
+        t.cond_held = false;
+        t.cond_fired = Some(kind);
+        t.cond_repeats = 0;
+        t.cond_repeat_at = rule.repeat.map(|r| now + r);
+        self.fire_with(rule, &c.check, kind, 0, None, true);
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -581,6 +804,9 @@ impl Engine {
     fn resync(&mut self, now: Vec<Settled>) {
         let config = self.alerting.config();
         for c in now {
+            let (Some(status), Some(since)) = (c.status, c.since) else {
+                continue;
+            };
             for rule in config
                 .rules
                 .iter()
@@ -591,8 +817,8 @@ impl Engine {
                     .get(&(rule.name.clone(), c.check.clone()))
                     .and_then(|t| t.status);
                 // An unknown check that is up needs nothing; otherwise a differing status is a change.
-                if known != Some(c.status) && !(known.is_none() && c.status == Status::Up) {
-                    self.status_changed(rule, &c.check, &c.service, &c.tags, c.status, c.since, None);
+                if known != Some(status) && !(known.is_none() && status == Status::Up) {
+                    self.status_changed(rule, &c.check, &c.service, &c.tags, status, since, None);
                 }
             }
         }
@@ -705,7 +931,7 @@ impl Engine {
             days_left: (cert.not_after - at).num_seconds() as f64 / 86_400.0,
             threshold_days: threshold.as_secs_f64() / 86_400.0,
         };
-        self.fire_with(rule, check, Trigger::CertificateExpiring, 0, Some(brief));
+        self.fire_with(rule, check, Trigger::CertificateExpiring, 0, Some(brief), false);
     }
 
     /// Fires what is due.
@@ -825,9 +1051,11 @@ impl Engine {
     }
 
     fn fire(&mut self, rule: &AlertRule, check: &str, kind: Trigger, repeat: u32) {
-        self.fire_with(rule, check, kind, repeat, None)
+        self.fire_with(rule, check, kind, repeat, None, false)
     }
 
+    /// Builds and queues an alert; `condition` marks one of a rule from history (or its
+    /// resolution), which carries the measurement.
     fn fire_with(
         &mut self,
         rule: &AlertRule,
@@ -835,17 +1063,20 @@ impl Engine {
         kind: Trigger,
         repeat: u32,
         certificate: Option<CertificateBrief>,
+        condition: bool,
     ) {
         let Some(t) = self.tracks.get(&(rule.name.clone(), check.to_string())) else {
             return;
         };
         let at = self.alerting.clock.now();
         let since = match kind {
+            _ if condition => t.cond_since,
             Trigger::Flapping => t.flap_since,
             Trigger::StillOpen => t.incident_since,
             _ => t.since,
         }
         .unwrap_or(at);
+        let measured = if condition { t.measured.clone() } else { None };
         let failure = !matches!(kind, Trigger::Resolved);
         let host = if failure && kind != Trigger::CertificateExpiring {
             self.host.latest().map(|h| HostBrief {
@@ -859,7 +1090,7 @@ impl Engine {
         } else {
             None
         };
-        let message = message(check, kind, repeat, t, &certificate);
+        let message = message(check, kind, repeat, t, &certificate, measured.as_ref());
         let alert = Alert {
             id: self.alerting.next_id(at),
             rule: rule.name.clone(),
@@ -876,7 +1107,7 @@ impl Engine {
             at,
             since,
             message,
-            error: if failure && kind != Trigger::CertificateExpiring {
+            error: if failure && kind != Trigger::CertificateExpiring && !condition {
                 t.error.clone()
             } else {
                 None
@@ -885,6 +1116,7 @@ impl Engine {
             repeat,
             certificate,
             host,
+            measured,
         };
         self.alerting.stats.lock().unwrap_or_else(|p| p.into_inner()).fired += 1;
         let alert = Arc::new(alert);
@@ -899,13 +1131,61 @@ impl Engine {
     }
 }
 
-fn message(check: &str, kind: Trigger, repeat: u32, t: &Track, cert: &Option<CertificateBrief>) -> String {
+fn message(
+    check: &str,
+    kind: Trigger,
+    repeat: u32,
+    t: &Track,
+    cert: &Option<CertificateBrief>,
+    measured: Option<&Measured>,
+) -> String {
     let took = |since: Option<Instant>| {
         let d = since.map(|s| s.elapsed()).unwrap_or_default();
         crate::spec::human(Duration::from_secs(d.as_secs()))
     };
     let why = t.error.as_ref().map(|e| format!(": {}", e.message)).unwrap_or_default();
     let again = if repeat > 0 { " (still)" } else { "" };
+    if let Some(m) = measured {
+        let what = if m.metric == "uptime_pct" {
+            "uptime".to_string()
+        } else {
+            format!("{} latency", m.metric.trim_end_matches("_ms"))
+        };
+        let value = |v: f64| {
+            if m.metric == "uptime_pct" {
+                format!("{v:.3}%")
+            } else {
+                format!("{v:.0} ms")
+            }
+        };
+        return match (kind, m.baseline) {
+            (Trigger::Resolved, Some(_)) => format!(
+                "{check}: {what} back within its baseline ({} over {})",
+                value(m.value),
+                m.window
+            ),
+            (Trigger::Resolved, None) => format!(
+                "{check}: uptime back at or above the {} objective ({} over {})",
+                value(m.threshold),
+                value(m.value),
+                m.window
+            ),
+            (_, Some(base)) => format!(
+                "{check}: {what} {} over {}{again} is {:.1}x its {} baseline ({})",
+                value(m.value),
+                m.window,
+                m.value / base,
+                m.baseline_window.as_deref().unwrap_or("usual"),
+                value(base)
+            ),
+            (_, None) => format!(
+                "{check}: uptime {} over {}{again} is below the {} objective",
+                value(m.value),
+                m.window,
+                value(m.threshold)
+            ),
+        };
+    }
     match kind {
         Trigger::Down => format!("{check} is down{again} for {}{why}", took(t.since_seen)),
         Trigger::Degraded => format!("{check} is degraded{again} for {}", took(t.since_seen)),
@@ -920,6 +1200,8 @@ fn message(check: &str, kind: Trigger, repeat: u32, t: &Track, cert: &Option<Cer
             ),
             None => format!("{check}: certificate expiring"),
         },
+        Trigger::LatencyBaseline => format!("{check}: latency above its baseline"),
+        Trigger::Slo => format!("{check}: uptime below its objective"),
     }
 }
 
@@ -976,6 +1258,7 @@ mod tests {
             publish,
             host: Arc::default(),
             tracks: HashMap::new(),
+            evaluations: HashMap::new(),
         };
         let expiry: DateTime<Utc> = "2027-01-01T00:00:00Z".parse().unwrap();
         // Daily results as the expiry approaches; a renewal; then the new one ages.

@@ -44,6 +44,30 @@ use std::time::Duration;
 
 use crate::spec::reader::{index, join, type_name, Obj, Problems};
 
+/// Durations in the JSON shapes are written as in specs (`"2m"`, `"7days"`), not as structs.
+pub(crate) mod duration_text {
+    use std::time::Duration;
+
+    fn text(d: &Duration) -> String {
+        humantime::format_duration(*d).to_string()
+    }
+
+    pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&text(d))
+    }
+
+    pub(crate) fn option<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&text(d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn list<S: serde::Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(d.iter().map(text))
+    }
+}
+
 /// Where a notifier sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -246,6 +270,10 @@ pub enum Trigger {
     Flapping,
     /// The check's certificate crossed an expiry threshold.
     CertificateExpiring,
+    /// The check's recent latency is above its own baseline (a rule's `baseline` table).
+    LatencyBaseline,
+    /// The check's uptime over a window fell below an objective (a rule's `slo` table).
+    Slo,
 }
 
 impl Trigger {
@@ -258,7 +286,14 @@ impl Trigger {
             Trigger::StillOpen => "still_open",
             Trigger::Flapping => "flapping",
             Trigger::CertificateExpiring => "certificate_expiring",
+            Trigger::LatencyBaseline => "latency_baseline",
+            Trigger::Slo => "slo",
         }
+    }
+
+    /// Whether the trigger is a condition read from history (evaluated on a timer).
+    pub fn from_history(self) -> bool {
+        matches!(self, Trigger::LatencyBaseline | Trigger::Slo)
     }
 
     fn parse(s: &str) -> Option<Trigger> {
@@ -269,6 +304,8 @@ impl Trigger {
             "still_open" => Trigger::StillOpen,
             "flapping" => Trigger::Flapping,
             "certificate_expiring" => Trigger::CertificateExpiring,
+            "latency_baseline" | "baseline" => Trigger::LatencyBaseline,
+            "slo" => Trigger::Slo,
             _ => return None,
         })
     }
@@ -303,6 +340,7 @@ pub struct Flapping {
     /// Status changes that make a check flapping.
     pub changes: u32,
     /// The window they are counted in.
+    #[serde(with = "duration_text")]
     pub within: Duration,
 }
 
@@ -313,6 +351,71 @@ impl Default for Flapping {
             within: Duration::from_secs(600),
         }
     }
+}
+
+/// A latency rule from history: the recent percentile against the check's own longer
+/// history, `p95 over 15m > 2 x p95 over 7d`.
+///
+/// ```
+/// use monitor_core::alerts::rules::AlertRule;
+/// let r = AlertRule::from_value(serde_json::json!({
+///     "name": "slow", "baseline": {"percentile": 99, "recent": "10m", "over": "7d", "factor": 3}
+/// })).unwrap();
+/// let b = r.baseline.unwrap();
+/// assert_eq!((b.percentile, b.factor), (99, 3.0));
+/// assert_eq!(r.on[0].as_str(), "latency_baseline");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Baseline {
+    /// 50, 95 or 99.
+    pub percentile: u8,
+    /// The recent window compared.
+    #[serde(with = "duration_text")]
+    pub recent: Duration,
+    /// The history it is compared with.
+    #[serde(with = "duration_text")]
+    pub over: Duration,
+    /// How many times the baseline the recent value must exceed.
+    pub factor: f64,
+    /// Results needed in the recent window before it is judged.
+    pub min_samples: u64,
+    /// How often it is evaluated.
+    #[serde(with = "duration_text")]
+    pub every: Duration,
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        Baseline {
+            percentile: 95,
+            recent: Duration::from_secs(15 * 60),
+            over: Duration::from_secs(7 * 86_400),
+            factor: 2.0,
+            min_samples: 5,
+            every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An uptime objective from history: `uptime over 30d < 99.9 %`.
+///
+/// ```
+/// use monitor_core::alerts::rules::AlertRule;
+/// let r = AlertRule::from_value(serde_json::json!({"name": "slo", "slo": {"uptime": "99.9%", "window": "30d"}})).unwrap();
+/// assert_eq!(r.slo.unwrap().uptime_pct, 99.9);
+/// let e = AlertRule::from_value(serde_json::json!({"name": "slo", "slo": {"uptime": "120%"}})).unwrap_err();
+/// assert!(e.to_string().contains("slo.uptime: must be a percentage above 0 and below 100"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Slo {
+    /// The objective, in percent.
+    pub uptime_pct: f64,
+    /// The window it is measured over.
+    #[serde(with = "duration_text")]
+    pub window: Duration,
+    /// How often it is evaluated.
+    #[serde(with = "duration_text")]
+    pub every: Duration,
 }
 
 /// One alert rule.
@@ -336,20 +439,28 @@ pub struct AlertRule {
     /// Only checks with any of these tags (empty: any).
     pub tags: Vec<String>,
     /// How long the check must stay down (or degraded, or the incident open) first.
-    #[serde(rename = "for")]
+    #[serde(rename = "for", with = "duration_text")]
     pub for_: Duration,
     /// How urgent.
     pub severity: Severity,
     /// Notifier names.
     pub notify: Vec<String>,
     /// Remind this often while still down.
+    #[serde(serialize_with = "duration_text::option")]
     pub repeat: Option<Duration>,
     /// Send `resolved` when a check that was alerted on comes back up.
     pub send_resolved: bool,
     /// Flapping detection (on when `on` has `flapping` or the table is given).
     pub flapping: Option<Flapping>,
     /// Certificate expiry thresholds, largest first (default 14d, 7d, 1d).
+    #[serde(serialize_with = "duration_text::list")]
     pub certificate: Vec<Duration>,
+    /// Latency against the check's own history (on when `on` has `latency_baseline` or the table is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+    /// An uptime objective (on when the table is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<Slo>,
 }
 
 impl AlertRule {
@@ -387,7 +498,7 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
             None => p.push(
                 index(&on_path, i),
                 format!(
-                    "{s:?} is not an alert trigger (one of: down, resolved, degraded, still_open, flapping, certificate_expiring)"
+                    "{s:?} is not an alert trigger (one of: down, resolved, degraded, still_open, flapping, certificate_expiring, latency_baseline, slo)"
                 ),
             ),
         }
@@ -439,6 +550,11 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
             format!("expected {{ changes = 5, within = \"10m\" }}, got {}", type_name(other)),
         ),
     }
+    let baseline = read_baseline(&mut o, p);
+    let slo = read_slo(&mut o, p);
+    if baseline.is_some() && slo.is_some() {
+        p.push(o.at("slo"), "put `baseline` and `slo` in separate rules");
+    }
     let cert_path = o.at("certificate");
     let mut certificate = Vec::new();
     for (i, s) in o.strings("certificate", p).unwrap_or_default().iter().enumerate() {
@@ -450,13 +566,31 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
     }
     o.finish(p);
     if on.is_empty() {
-        on = vec![Trigger::Down, Trigger::Resolved];
+        // A rule about history alerts on that (and its resolution), not on every down.
+        on = if baseline.is_some() || slo.is_some() {
+            vec![Trigger::Resolved]
+        } else {
+            vec![Trigger::Down, Trigger::Resolved]
+        };
         if flapping.is_some() {
             on.push(Trigger::Flapping);
+        }
+        if baseline.is_some() {
+            on.insert(0, Trigger::LatencyBaseline);
+        }
+        if slo.is_some() {
+            on.insert(0, Trigger::Slo);
         }
     }
     if on.contains(&Trigger::Flapping) && flapping.is_none() {
         flapping = Some(Flapping::default());
+    }
+    let baseline = baseline.or(on.contains(&Trigger::LatencyBaseline).then(Baseline::default));
+    if on.contains(&Trigger::Slo) && slo.is_none() {
+        p.push(
+            on_path,
+            "`slo` needs an `slo` table with the objective, e.g. { uptime = \"99.9%\", window = \"30d\" }",
+        );
     }
     if certificate.is_empty() {
         certificate = [14, 7, 1].iter().map(|d| Duration::from_secs(d * 86_400)).collect();
@@ -477,7 +611,96 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
         send_resolved,
         flapping,
         certificate,
+        baseline,
+        slo,
     })
+}
+
+fn read_baseline(o: &mut Obj, p: &mut Problems) -> Option<Baseline> {
+    let path = o.at("baseline");
+    let v = o.raw("baseline")?;
+    let mut b = Obj::new(v, &path, p)?;
+    let d = Baseline::default();
+    let pct_path = b.at("percentile");
+    let percentile = match b.raw("percentile") {
+        None => d.percentile,
+        Some(Value::Number(n)) if matches!(n.as_u64(), Some(50 | 95 | 99)) => n.as_u64().unwrap_or(95) as u8,
+        Some(Value::String(s)) if matches!(s.as_str(), "p50" | "p95" | "p99") => s[1..].parse().unwrap_or(95),
+        Some(other) => {
+            p.push(pct_path, format!("must be 50, 95 or 99 (or \"p95\"), got {other}"));
+            d.percentile
+        }
+    };
+    let recent = b.duration("recent", p).unwrap_or(d.recent);
+    let over = b.duration("over", p).unwrap_or(d.over);
+    if recent.is_zero() {
+        p.push(b.at("recent"), "must be longer than 0s");
+    }
+    if over <= recent {
+        p.push(b.at("over"), "must be longer than `recent`");
+    }
+    let factor_path = b.at("factor");
+    let factor = b.number("factor", p).unwrap_or(d.factor);
+    if !(factor.is_finite() && factor > 1.0) {
+        p.push(factor_path, "must be a number above 1");
+    }
+    let min_samples = b
+        .int("min_samples", 1, 1_000_000, p)
+        .map_or(d.min_samples, |n| n);
+    let every = evaluation_every(&mut b, p);
+    b.finish(p);
+    Some(Baseline {
+        percentile,
+        recent,
+        over,
+        factor,
+        min_samples,
+        every,
+    })
+}
+
+fn read_slo(o: &mut Obj, p: &mut Problems) -> Option<Slo> {
+    let path = o.at("slo");
+    let v = o.raw("slo")?;
+    let mut s = Obj::new(v, &path, p)?;
+    let up_path = s.at("uptime");
+    let uptime_pct = match s.raw("uptime") {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(t)) => t.trim().trim_end_matches('%').trim().parse::<f64>().ok(),
+        None => {
+            p.push(&up_path, "is required (the objective, e.g. \"99.9%\")");
+            None
+        }
+        Some(_) => None,
+    };
+    let uptime_pct = match uptime_pct {
+        Some(u) if u > 0.0 && u < 100.0 => Some(u),
+        _ => {
+            if s.raw("uptime").is_some() || uptime_pct.is_some() {
+                p.push(&up_path, "must be a percentage above 0 and below 100 (\"99.9%\")");
+            }
+            None
+        }
+    };
+    let window = s.duration("window", p).unwrap_or(Duration::from_secs(30 * 86_400));
+    if window < Duration::from_secs(60) {
+        p.push(s.at("window"), "must be at least 1m");
+    }
+    let every = evaluation_every(&mut s, p);
+    s.finish(p);
+    Some(Slo {
+        uptime_pct: uptime_pct?,
+        window,
+        every,
+    })
+}
+
+fn evaluation_every(o: &mut Obj, p: &mut Problems) -> Duration {
+    let every = o.duration("every", p).unwrap_or(Duration::from_secs(60));
+    if every < Duration::from_secs(1) {
+        p.push(o.at("every"), "must be at least 1s");
+    }
+    every
 }
 
 /// When a maintenance window is open.

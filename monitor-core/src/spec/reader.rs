@@ -142,6 +142,17 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A number (whole or not).
+    pub(crate) fn number(&mut self, key: &'static str, p: &mut Problems) -> Option<f64> {
+        match self.raw(key)? {
+            Value::Number(n) => n.as_f64(),
+            other => {
+                p.push(self.at(key), format!("expected a number, got {}", type_name(other)));
+                None
+            }
+        }
+    }
+
     /// A duration written as a string (`"30s"`).
     pub(crate) fn duration(&mut self, key: &'static str, p: &mut Problems) -> Option<Duration> {
         match self.raw(key)? {

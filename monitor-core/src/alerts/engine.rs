@@ -478,6 +478,8 @@ pub(crate) struct Engine {
     tracks: HashMap<(String, String), Track>,
     /// When each rule from history is evaluated next.
     evaluations: HashMap<String, Instant>,
+    /// Every check and its settled status, from the monitor's registry.
+    snapshot: Snapshot,
 }
 
 /// The events the engine listens to.
@@ -489,6 +491,7 @@ pub(crate) fn filter() -> Filter {
         EventKind::IncidentOpened,
         EventKind::IncidentResolved,
         EventKind::CheckDeleted,
+        EventKind::CheckRegistered,
     ])
 }
 
@@ -508,8 +511,16 @@ pub(crate) async fn run(
         host,
         tracks: HashMap::new(),
         evaluations: HashMap::new(),
+        snapshot: snapshot.clone(),
     };
+    let mut was_sending = false;
     loop {
+        let sending = may_send();
+        if sending && !was_sending {
+            // Started, or took the lease over: what is down now was seen by a process before.
+            engine.adopt(&snapshot(), None);
+        }
+        was_sending = sending;
         let wake = engine.next_wake();
         let sleep = async {
             match wake {
@@ -782,6 +793,10 @@ impl Engine {
                 }
             }
             Event::CheckDeleted { check, .. } => self.tracks.retain(|(_, c), _| c != check),
+            Event::CheckRegistered { check, .. } => {
+                let settled = (self.snapshot)();
+                self.adopt(&settled, Some(check));
+            }
             Event::CheckSucceeded(report) | Event::CheckFailed(report) => {
                 let r = &report.result;
                 let Some(cert) = r.observed.certificate.as_deref() else {
@@ -797,6 +812,54 @@ impl Engine {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Takes over checks that are down or degraded with a status restored from history (after
+    /// a restart, or a lease takeover), that the engine has not followed yet: when their
+    /// `for` ran out, the process before alerted on them (so no second `down`, and a
+    /// `resolved` when they come back up); otherwise `for` runs on from the restored start.
+    fn adopt(&mut self, settled: &[Settled], only: Option<&str>) {
+        let config = self.alerting.config();
+        let (now, wall) = (Instant::now(), self.alerting.clock.now());
+        for c in settled.iter().filter(|c| only.is_none_or(|o| o == c.check)) {
+            let (Some(status), Some(since)) = (c.status, c.since) else {
+                continue;
+            };
+            let trigger = match status {
+                Status::Up => continue,
+                Status::Down => Trigger::Down,
+                Status::Degraded => Trigger::Degraded,
+            };
+            let age = (wall - since).to_std().unwrap_or_default();
+            for rule in config
+                .rules
+                .iter()
+                .filter(|r| r.on(trigger) && r.matches(&c.check, c.service.as_deref(), &c.tags))
+            {
+                if self
+                    .tracks
+                    .get(&(rule.name.clone(), c.check.clone()))
+                    .is_some_and(|t| t.status.is_some())
+                {
+                    continue;
+                }
+                let t = self.track(rule, &c.check, &c.service, &c.tags);
+                t.status = Some(status);
+                t.since = Some(since);
+                t.since_seen = Some(now.checked_sub(age).unwrap_or(now));
+                if status == Status::Down {
+                    t.incident = Some(super::incidents::Incident::id_of(&c.check, since));
+                    t.incident_since = Some(since);
+                    t.incident_seen = t.since_seen;
+                }
+                if age >= rule.for_ {
+                    t.fired = Some(trigger);
+                    t.repeat_at = rule.repeat.map(|r| now + r);
+                } else {
+                    t.pending = Some((trigger, now + (rule.for_ - age)));
+                }
+            }
         }
     }
 
@@ -853,6 +916,13 @@ impl Engine {
             t.since_seen = Some(now);
             if status == Status::Down {
                 t.error = error;
+                // The incident this change opens (its event follows this one): known now, so
+                // an alert fired at once (`for = 0s`) names it.
+                if t.incident.is_none() {
+                    t.incident = Some(super::incidents::Incident::id_of(check, at));
+                    t.incident_since = Some(at);
+                    t.incident_seen = Some(now);
+                }
             }
             if let Some(f) = rule.flapping {
                 t.changes.push_back(now);
@@ -1259,6 +1329,7 @@ mod tests {
             host: Arc::default(),
             tracks: HashMap::new(),
             evaluations: HashMap::new(),
+            snapshot: Arc::new(Vec::new),
         };
         let expiry: DateTime<Utc> = "2027-01-01T00:00:00Z".parse().unwrap();
         // Daily results as the expiry approaches; a renewal; then the new one ages.

@@ -134,9 +134,10 @@ impl Writer {
         self.with(|p| p.batch.hosts.push(h));
     }
 
-    /// Queues a status change (never dropped).
+    /// Queues a status change (never dropped), and has it written now.
     pub fn change(&self, c: StatusChange) {
         self.with(|p| p.batch.changes.push(c));
+        self.shared.wake.notify_one();
     }
 
     /// Queues a check's registration or update (never dropped).
@@ -187,7 +188,10 @@ fn run(shared: Arc<Shared>, store: Arc<dyn Store>, on_error: OnError) {
             loop {
                 let due = p.first_at.map(|t| t + config.flush_interval);
                 let full = p.batch.results.len() >= config.batch_size;
-                if p.closed || full || due.is_some_and(|d| Instant::now() >= d) {
+                // Status changes are few and matter most (alerts are sent about them, and a
+                // restart restores from them): written at once, with whatever is queued.
+                let urgent = !p.batch.changes.is_empty();
+                if p.closed || full || urgent || due.is_some_and(|d| Instant::now() >= d) {
                     break;
                 }
                 let wait = due.map_or(config.retention_every.min(Duration::from_secs(1)), |d| {

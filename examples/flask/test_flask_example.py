@@ -110,6 +110,47 @@ def test_ready_turns_503_and_signals_fire(app: Flask, target: str) -> None:
     assert "health" in app.extensions["upwatch_failures"]
 
 
+def test_incidents_alerts_and_a_notifier_by_dotted_path(app: Flask, target: str) -> None:
+    conf = dict(app.config["UPWATCH"])
+    # A notifier given by its dotted path, and a rule that fires at once (before the first
+    # request builds the monitor).
+    conf["notifiers"] = [{"name": "on-call", "kind": "callable", "fn": "shop.notify", "backoff": "50ms"}]
+    conf["alerts"] = [{"name": "shop down", "services": ["shop"], "for": "0s", "notify": ["on-call"]}]
+    app.config["UPWATCH"] = conf
+    c = app.test_client()
+    for endpoint in ("incidents", "alerts"):
+        assert c.get(f"/upwatch/{endpoint}").status_code == 403
+    shop.ALERTS.clear()
+    m = app.extensions["upwatch"].monitor()
+    m.run_now()
+    m.update({"name": "health", "kind": "http", "url": f"{target}/gone", "interval": "30s", "service": "shop"})
+    assert m.run_now("health")[0].status == "down"
+    deadline = time.monotonic() + 10
+    while not shop.ALERTS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(a.rule, a.check, a.kind) for a in shop.ALERTS] == [("shop down", "health", "down")]
+    time.sleep(0.02)
+    m.update({"name": "health", "kind": "http", "url": f"{target}/health", "interval": "30s", "service": "shop"})
+    assert m.run_now("health")[0].status == "up"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        page = c.get("/upwatch/incidents?check=health", headers=AUTH).get_json()
+        if page["items"] and not page["items"][0]["open"]:
+            break
+        time.sleep(0.05)
+    [incident] = page["items"]
+    assert incident["check"] == "health" and incident["ended"] and incident["duration_ms"] >= 20
+    bad = c.get("/upwatch/incidents?until=later", headers=AUTH)
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "until"
+    alerts = c.get("/upwatch/alerts", headers=AUTH).get_json()
+    assert alerts["status"]["fired"] >= 1 and alerts["status"]["sending"] is True
+    assert alerts["alerting"]["notifiers"][0]["name"] == "on-call" and alerts["alerting"]["notifiers"][0]["function"]
+    assert [r["name"] for r in alerts["alerting"]["rules"]] == ["shop down"]
+    assert isinstance(alerts["pending"], list)
+    ready = c.get("/upwatch/ready", headers=AUTH)
+    assert ready.status_code == 200 and ready.get_json() == {"ready": True, "services": {"shop": "up"}}
+
+
 def test_public_only_when_asked(target: str, tmp_path: Path) -> None:
     closed = Flask("closed")
     closed.config["UPWATCH"] = {"db": None, "host_interval": "off"}

@@ -151,6 +151,41 @@ def test_incidents_alerts_and_a_notifier_by_dotted_path(app: Flask, target: str)
     assert ready.status_code == 200 and ready.get_json() == {"ready": True, "services": {"shop": "up"}}
 
 
+def test_alerting_settings_on_top_of_a_config_file(tmp_path: Path, target: str) -> None:
+    config = tmp_path / "upwatch.toml"
+    config.write_text(
+        f"""
+[monitor]
+host_interval = "off"
+
+[[checks]]
+name = "home"
+kind = "http"
+url = "{target}/"
+interval = "1h"
+
+[[notifiers]]
+name = "ops"
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+"""
+    )
+    app = Flask("configured")
+    app.config["UPWATCH"] = {
+        "config": str(config),
+        "autostart": False,
+        "notifiers": [{"name": "on-call", "kind": "callable", "fn": shop.notify}],
+        "alerts": [{"name": "all", "for": "5m", "notify": ["ops", "on-call"]}],
+        "maintenance": [{"name": "later", "from": "2999-01-01T00:00:00Z", "to": "2999-01-02T00:00:00Z"}],
+    }
+    ext = Upwatch(app, public=True)
+    view = ext.monitor(start=False).alerting()
+    assert [(n["name"], n["function"]) for n in view["notifiers"]] == [("on-call", True), ("ops", False)]
+    assert [r["notify"] for r in view["rules"]] == [["ops", "on-call"]]
+    assert [(w["name"], w["active"]) for w in view["maintenance"]] == [("later", False)]
+    ext.close()
+
+
 def test_public_only_when_asked(target: str, tmp_path: Path) -> None:
     closed = Flask("closed")
     closed.config["UPWATCH"] = {"db": None, "host_interval": "off"}

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use monitor_core::alerts::deliver::NotifierFn;
+use monitor_core::alerts::Alert;
 use monitor_core::bus::Event;
 use monitor_core::checks::callable::CallableFn;
 use monitor_core::embed::{event_kinds, EmbedError, Embedded, ErrorCode, EventStream, Listener};
@@ -217,15 +219,7 @@ fn check_function(gate: Arc<Gate>, f: Py<PyAny>) -> CallableFn {
 }
 
 fn call_check(py: Python<'_>, f: &Py<PyAny>) -> Result<Option<String>, String> {
-    let outcome = f.call0(py).and_then(|r| {
-        let r = r.into_bound(py);
-        if py.import("inspect")?.call_method1("isawaitable", (&r,))?.is_truthy()? {
-            py.import("asyncio")?.call_method1("run", (r,))
-        } else {
-            Ok(r)
-        }
-    });
-    match outcome {
+    match call_maybe_async(py, f, ()) {
         Ok(v) if v.is_none() => Ok(None),
         Ok(v) if v.is_instance_of::<pyo3::types::PyBool>() => {
             if v.is_truthy().unwrap_or(false) {
@@ -235,20 +229,64 @@ fn call_check(py: Python<'_>, f: &Py<PyAny>) -> Result<Option<String>, String> {
             }
         }
         Ok(v) => Ok(Some(v.str().map(|s| s.to_string()).unwrap_or_default())),
-        Err(err) => {
-            let text = err.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-            let name = err
-                .get_type(py)
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_else(|_| "Exception".into());
-            Err(if text.is_empty() {
-                name
-            } else {
-                format!("{name}: {text}")
-            })
-        }
+        Err(err) => Err(exception_text(py, &err)),
     }
+}
+
+/// `"ConnectionError: db unreachable"`: how a failed check or notifier function reads in results and events.
+fn exception_text(py: Python<'_>, err: &PyErr) -> String {
+    let text = err.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    let name = err
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    if text.is_empty() {
+        name
+    } else {
+        format!("{name}: {text}")
+    }
+}
+
+/// Calls `f`, and runs the coroutine it returns (an `async def` function) to completion
+/// with `asyncio.run` on this thread.
+fn call_maybe_async<'py>(
+    py: Python<'py>,
+    f: &Py<PyAny>,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let r = f.bind(py).call1(args)?;
+    if py.import("inspect")?.call_method1("isawaitable", (&r,))?.is_truthy()? {
+        py.import("asyncio")?.call_method1("run", (r,))
+    } else {
+        Ok(r)
+    }
+}
+
+/// A Python notifier function as the engine's [`NotifierFn`]: like a check function it runs
+/// on a blocking thread of the engine's runtime with the GIL (never on a worker), given the
+/// alert as a dict; an `async def` function's coroutine is run with `asyncio.run`. Whatever
+/// it returns is a delivery; an exception is a failed attempt (retried), its text the failure.
+fn notifier_function(gate: Arc<Gate>, f: Py<PyAny>) -> NotifierFn {
+    let f = Arc::new(f);
+    Arc::new(move |alert: Arc<Alert>| {
+        let (f, gate) = (f.clone(), gate.clone());
+        Box::pin(async move {
+            let run = tokio::task::spawn_blocking(move || {
+                through_gate(&gate, |py| {
+                    to_py(py, &*alert)
+                        .and_then(|a| call_maybe_async(py, &f, (a,)))
+                        .map(drop)
+                        .map_err(|err| exception_text(py, &err))
+                })
+                .unwrap_or_else(|| Err("the monitor is closing".to_string()))
+            });
+            match run.await {
+                Ok(outcome) => outcome,
+                Err(e) => Err(format!("the notifier function did not complete: {e}")),
+            }
+        })
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -495,6 +533,93 @@ impl PyMonitor {
         let m = &self.inner;
         let stream = py.detach(|| m.events(&kinds)).map_err(py_err)?;
         Ok(PyEventStream { stream })
+    }
+
+    // ---- alerting ---------------------------------------------------------------------------
+
+    /// Adds (or replaces) a notifier; a `callable` one takes `fn(alert_dict)`.
+    #[pyo3(signature = (spec, r#fn=None))]
+    fn add_notifier(&self, py: Python<'_>, spec: &Bound<'_, PyAny>, r#fn: Option<Py<PyAny>>) -> PyResult<()> {
+        let spec = to_value(spec, "spec")?;
+        let f = match r#fn {
+            None => None,
+            Some(f) if f.bind(py).is_callable() => Some(notifier_function(self.gate.clone(), f)),
+            Some(_) => return Err(PyTypeError::new_err("fn must be callable")),
+        };
+        let m = &self.inner;
+        py.detach(|| m.add_notifier(spec, f)).map_err(py_err)
+    }
+
+    fn remove_notifier(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        let m = &self.inner;
+        py.detach(|| m.remove_notifier(name)).map_err(py_err)
+    }
+
+    fn add_alert(&self, py: Python<'_>, rule: &Bound<'_, PyAny>) -> PyResult<()> {
+        let rule = to_value(rule, "rule")?;
+        let m = &self.inner;
+        py.detach(|| m.add_alert(rule)).map_err(py_err)
+    }
+
+    fn remove_alert(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        let m = &self.inner;
+        py.detach(|| m.remove_alert(name)).map_err(py_err)
+    }
+
+    fn add_maintenance(&self, py: Python<'_>, window: &Bound<'_, PyAny>) -> PyResult<()> {
+        let window = to_value(window, "window")?;
+        let m = &self.inner;
+        py.detach(|| m.add_maintenance(window)).map_err(py_err)
+    }
+
+    fn remove_maintenance(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        let m = &self.inner;
+        py.detach(|| m.remove_maintenance(name)).map_err(py_err)
+    }
+
+    /// Holds back alerts about a check or service for `duration` (`"0s"` ends the mute).
+    fn mute(&self, py: Python<'_>, target: &str, duration: &str) -> PyResult<()> {
+        let m = &self.inner;
+        py.detach(|| m.mute(target, duration)).map_err(py_err)
+    }
+
+    fn alerting<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = &self.inner;
+        let view = py.detach(|| m.alerting()).map_err(py_err)?;
+        to_py(py, &view)
+    }
+
+    fn pending_alerts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = &self.inner;
+        let pending = py.detach(|| m.pending_alerts()).map_err(py_err)?;
+        to_py(py, &pending)
+    }
+
+    #[pyo3(signature = (query=None))]
+    fn incidents<'py>(&self, py: Python<'py>, query: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let q = opt_value(query, "query")?;
+        let page = wait!(self, py, |m| m.incidents(&q))?;
+        to_py(py, &page)
+    }
+
+    #[pyo3(signature = (query=None, window="30d"))]
+    fn incident_stats<'py>(
+        &self,
+        py: Python<'py>,
+        query: Option<&Bound<'py, PyAny>>,
+        window: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let q = opt_value(query, "query")?;
+        let rows = wait!(self, py, |m| m.incident_stats(&q, window))?;
+        to_py(py, &rows)
+    }
+
+    /// The `ready` endpoint's answer for `services` (every declared service when `None`).
+    #[pyo3(signature = (services=None))]
+    fn readiness<'py>(&self, py: Python<'py>, services: Option<Vec<String>>) -> PyResult<Bound<'py, PyAny>> {
+        let m = &self.inner;
+        let r = py.detach(|| m.readiness(services.as_deref())).map_err(py_err)?;
+        to_py(py, &r)
     }
 }
 

@@ -122,3 +122,29 @@ def test_four_processes_on_one_sqlite_file_one_runs_checks(tmp_path: Path) -> No
     ran = sorted(p.name for p in tmp_path.iterdir() if ".ran-" in p.name)
     assert ran == [f"shared.db.ran-{leaders[0]}"], (ran, answers)
     reader.close()
+
+
+def test_a_python_notifier_works_in_a_forked_child() -> None:
+    m = Monitor(host_interval="off", checks=[{"name": "beat", "kind": "push", "interval": "1h"}])
+    got: List[Any] = []
+    m.add_notifier({"name": "pager", "kind": "callable"}, got.append)
+    m.add_alert({"name": "beat down", "for": "0s", "notify": ["pager"], "send_resolved": False})
+    m.start()
+    m.push("beat")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            m.push("beat", ok=False, message="child")
+            until = time.monotonic() + 10
+            while not got and time.monotonic() < until:
+                time.sleep(0.01)
+            ok = [(a.check, a.kind) for a in got] == [("beat", "down")]
+            ok = ok and m.alerting()["notifiers"][0]["function"]
+            code = 0 if ok else 3
+            m.close()
+        finally:
+            os._exit(code)
+    assert _wait_child(pid) == 0
+    assert got == [] and m.status()["alerts"]["fired"] == 0  # the parent saw nothing
+    m.close()

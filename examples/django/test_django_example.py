@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 from django.contrib.auth.models import User
@@ -127,6 +127,58 @@ def _settings() -> Dict[str, Any]:
     from django.conf import settings
 
     return dict(settings.UPWATCH)
+
+
+def _poll(client: Client, url: str, done: Callable[[Any], bool]) -> Any:
+    deadline = time.monotonic() + 10
+    while True:
+        body = client.get(url).json()
+        if done(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def test_incidents_and_alerts_endpoints_and_a_notifier_from_settings(staff: Client) -> None:
+    from mysite.alerts import RECENT
+
+    RECENT.clear()
+    secret = "django-webhook-s3cret"
+    conf = _settings()
+    webhook = {"name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9/", "secret": secret}
+    conf["notifiers"] = [*conf["notifiers"], webhook]
+    conf["alerts"] = [{"name": "jobs down", "services": ["jobs"], "for": "0s", "notify": ["log"]}]
+    with override_settings(UPWATCH={**conf, "db": _settings()["db"]}):
+        reset()
+        for endpoint in ("incidents", "alerts"):
+            assert Client().get(f"/upwatch/{endpoint}").status_code == 403
+        m = get_monitor()
+        m.push("nightly-job", ok=False, message="exit 1")
+        deadline = time.monotonic() + 10
+        while not RECENT and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The notifier named by its dotted path in settings got the alert.
+        assert [(a.rule, a.check, a.kind) for a in RECENT] == [("jobs down", "nightly-job", "down")]
+        time.sleep(0.02)
+        m.push("nightly-job", ok=True)
+        url = "/upwatch/incidents?check=nightly-job"
+        page = _poll(staff, url, lambda p: bool(p["items"]) and not p["items"][0]["open"])
+        [incident] = page["items"]
+        assert incident["check"] == "nightly-job" and incident["ended"] and incident["duration_ms"] >= 20
+        assert page["next_cursor"] is None
+        assert staff.get("/upwatch/incidents?check=home").json() == {"items": [], "next_cursor": None}
+        for query, field in [("limit=0", "limit"), ("since=yesterday", "since"), ("status=sideways", "status")]:
+            r = staff.get(f"/upwatch/incidents?{query}")
+            assert r.status_code == 400 and r.json()["error"]["field"] == field, query
+        alerts = _poll(staff, "/upwatch/alerts", lambda a: a["status"]["delivered"] >= 2)  # down, resolved
+        assert secret not in json.dumps(alerts) and "127.0.0.1:9" not in json.dumps(alerts)
+        assert alerts["status"]["fired"] == 2 and alerts["status"]["failed"] == 0 and alerts["pending"] == []
+        assert [(n["name"], n["kind"], n["function"]) for n in alerts["alerting"]["notifiers"]] == [
+            ("log", "callable", True),
+            ("ops", "webhook", False),
+        ]
+        assert [r["name"] for r in alerts["alerting"]["rules"]] == ["jobs down"]
+        [window] = alerts["alerting"]["maintenance"]
+        assert window["name"] == "nightly backup" and window["schedule"]["timezone"] == "Europe/Paris"
 
 
 def test_permission_setting_and_signals(staff: Client) -> None:

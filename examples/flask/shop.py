@@ -5,14 +5,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from flask import Flask, Request, jsonify
 from flask.typing import ResponseReturnValue
 
-from upwatch import Event
+from upwatch import Alert, Event
 from upwatch.contrib.flask import Upwatch, check_failed
 
 TARGET = os.environ.get("UPWATCH_TARGET", "http://127.0.0.1:5000")
@@ -25,6 +26,16 @@ def check_database() -> str:
     with sqlite3.connect(DB) as con:
         (n,) = con.execute("SELECT 1").fetchone()
     return f"database answers {n}"
+
+
+ALERTS: List[Alert] = []
+"""Alerts the shop's notifier received (a real one would page someone)."""
+
+
+def notify(alert: Alert) -> None:
+    """A notifier written in Python (``kind: "callable"``); raising makes the engine retry."""
+    ALERTS.append(alert)
+    logging.getLogger("shop.alerts").warning("[%s] %s", alert.severity, alert.message)
 
 
 def token_auth(request: Request) -> bool:
@@ -44,6 +55,8 @@ def create_app(config: Dict[str, Any] | None = None) -> Flask:
         "services": [{"name": "shop", "critical": ["health"]}],
         "functions": {"database": check_database},
         "ready_services": ["shop"],
+        "notifiers": [{"name": "on-call", "kind": "callable", "fn": notify}],
+        "alerts": [{"name": "shop down", "services": ["shop"], "for": "1m", "notify": ["on-call"]}],
     }
     app.config.update(config or {})
     app.extensions["upwatch_failures"] = []

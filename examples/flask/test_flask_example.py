@@ -110,6 +110,82 @@ def test_ready_turns_503_and_signals_fire(app: Flask, target: str) -> None:
     assert "health" in app.extensions["upwatch_failures"]
 
 
+def test_incidents_alerts_and_a_notifier_by_dotted_path(app: Flask, target: str) -> None:
+    conf = dict(app.config["UPWATCH"])
+    # A notifier given by its dotted path, and a rule that fires at once (before the first
+    # request builds the monitor).
+    conf["notifiers"] = [{"name": "on-call", "kind": "callable", "fn": "shop.notify", "backoff": "50ms"}]
+    conf["alerts"] = [{"name": "shop down", "services": ["shop"], "for": "0s", "notify": ["on-call"]}]
+    app.config["UPWATCH"] = conf
+    c = app.test_client()
+    for endpoint in ("incidents", "alerts"):
+        assert c.get(f"/upwatch/{endpoint}").status_code == 403
+    shop.ALERTS.clear()
+    m = app.extensions["upwatch"].monitor()
+    m.run_now()
+    m.update({"name": "health", "kind": "http", "url": f"{target}/gone", "interval": "30s", "service": "shop"})
+    assert m.run_now("health")[0].status == "down"
+    deadline = time.monotonic() + 10
+    while not shop.ALERTS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(a.rule, a.check, a.kind) for a in shop.ALERTS] == [("shop down", "health", "down")]
+    time.sleep(0.02)
+    m.update({"name": "health", "kind": "http", "url": f"{target}/health", "interval": "30s", "service": "shop"})
+    assert m.run_now("health")[0].status == "up"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        page = c.get("/upwatch/incidents?check=health", headers=AUTH).get_json()
+        if page["items"] and not page["items"][0]["open"]:
+            break
+        time.sleep(0.05)
+    [incident] = page["items"]
+    assert incident["check"] == "health" and incident["ended"] and incident["duration_ms"] >= 20
+    bad = c.get("/upwatch/incidents?until=later", headers=AUTH)
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "until"
+    alerts = c.get("/upwatch/alerts", headers=AUTH).get_json()
+    assert alerts["status"]["fired"] >= 1 and alerts["status"]["sending"] is True
+    assert alerts["alerting"]["notifiers"][0]["name"] == "on-call" and alerts["alerting"]["notifiers"][0]["function"]
+    assert [r["name"] for r in alerts["alerting"]["rules"]] == ["shop down"]
+    assert isinstance(alerts["pending"], list)
+    ready = c.get("/upwatch/ready", headers=AUTH)
+    assert ready.status_code == 200 and ready.get_json() == {"ready": True, "services": {"shop": "up"}}
+
+
+def test_alerting_settings_on_top_of_a_config_file(tmp_path: Path, target: str) -> None:
+    config = tmp_path / "upwatch.toml"
+    config.write_text(
+        f"""
+[monitor]
+host_interval = "off"
+
+[[checks]]
+name = "home"
+kind = "http"
+url = "{target}/"
+interval = "1h"
+
+[[notifiers]]
+name = "ops"
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+"""
+    )
+    app = Flask("configured")
+    app.config["UPWATCH"] = {
+        "config": str(config),
+        "autostart": False,
+        "notifiers": [{"name": "on-call", "kind": "callable", "fn": shop.notify}],
+        "alerts": [{"name": "all", "for": "5m", "notify": ["ops", "on-call"]}],
+        "maintenance": [{"name": "later", "from": "2999-01-01T00:00:00Z", "to": "2999-01-02T00:00:00Z"}],
+    }
+    ext = Upwatch(app, public=True)
+    view = ext.monitor(start=False).alerting()
+    assert [(n["name"], n["function"]) for n in view["notifiers"]] == [("on-call", True), ("ops", False)]
+    assert [r["notify"] for r in view["rules"]] == [["ops", "on-call"]]
+    assert [(w["name"], w["active"]) for w in view["maintenance"]] == [("later", False)]
+    ext.close()
+
+
 def test_public_only_when_asked(target: str, tmp_path: Path) -> None:
     closed = Flask("closed")
     closed.config["UPWATCH"] = {"db": None, "host_interval": "off"}

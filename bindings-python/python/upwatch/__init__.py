@@ -56,11 +56,22 @@ from ._errors import (
     UpwatchError,
 )
 from ._types import (
+    AlertDict,
+    AlertingDict,
+    AlertRuleSpec,
+    AlertsStatusDict,
     ChangesPage,
     CheckSpec,
     HistoryPage,
     HostSnapshotDict,
+    IncidentDict,
+    IncidentsPage,
+    IncidentStatsDict,
+    MaintenanceSpec,
     MonitorConfig,
+    NotifierSpec,
+    PendingAlertDict,
+    ReadinessDict,
     Retention,
     ResultDict,
     ServiceSpec,
@@ -75,15 +86,27 @@ __all__ = [
     "Monitor",
     "CheckResult",
     "Event",
+    "Alert",
     "EventStream",
     "EVENT_KINDS",
     "CheckSpec",
     "ServiceSpec",
     "MonitorConfig",
+    "NotifierSpec",
+    "AlertRuleSpec",
+    "MaintenanceSpec",
     "StatusDict",
     "HistoryPage",
     "ChangesPage",
     "UptimeDict",
+    "AlertDict",
+    "AlertsStatusDict",
+    "AlertingDict",
+    "PendingAlertDict",
+    "IncidentDict",
+    "IncidentsPage",
+    "IncidentStatsDict",
+    "ReadinessDict",
     "UpwatchError",
     "SpecError",
     "InvalidArgumentError",
@@ -106,6 +129,8 @@ EVENT_KINDS: "tuple[str, ...]" = tuple(_upwatch.EVENT_KINDS)
 T = TypeVar("T")
 Spec = Union[CheckSpec, Mapping[str, Any]]
 CheckFunction = Callable[[], Any]
+NotifierFunction = Callable[["Alert"], Any]
+"""A notifier written in Python: called with each :class:`Alert`; an exception is a failed attempt."""
 Names = Union[str, Sequence[str], None]
 
 
@@ -249,6 +274,13 @@ class Event:
             return CheckResult(self._d)
         return None
 
+    @property
+    def alert(self) -> Optional["Alert"]:
+        """The alert, for ``alert_fired``."""
+        if self.kind == "alert_fired":
+            return Alert({k: v for k, v in self._d.items() if k != "event"})
+        return None
+
     def get(self, key: str, default: Any = None) -> Any:
         return self._d.get(key, default)
 
@@ -257,6 +289,105 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event(kind={self.kind!r}, check={self.check!r}, status={self.status!r})"
+
+
+class Alert:
+    """An alert, as a notifier function receives it (and as ``alert_fired`` events carry it).
+    Attributes mirror the JSON shape (missing ones are ``None``); ``to_dict()`` returns it."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._d: Dict[str, Any] = dict(data)
+
+    @property
+    def id(self) -> str:
+        """Unique id (a webhook's ``X-Upwatch-Delivery``): the same on every retry."""
+        return str(self._d["id"])
+
+    @property
+    def rule(self) -> str:
+        return str(self._d["rule"])
+
+    @property
+    def kind(self) -> str:
+        """``down``, ``resolved``, ``degraded``, ``still_open``, ``flapping`` or ``certificate_expiring``."""
+        return str(self._d["kind"])
+
+    @property
+    def severity(self) -> str:
+        """``info``, ``warning`` or ``critical``."""
+        return str(self._d["severity"])
+
+    @property
+    def check(self) -> str:
+        return str(self._d["check"])
+
+    @property
+    def service(self) -> Optional[str]:
+        return self._d.get("service")
+
+    @property
+    def tags(self) -> List[str]:
+        return list(self._d.get("tags") or [])
+
+    @property
+    def status(self) -> Optional[str]:
+        """The check's settled status when the alert fired."""
+        return self._d.get("status")
+
+    @property
+    def at(self) -> str:
+        """When it fired, RFC 3339 (UTC)."""
+        return str(self._d["at"])
+
+    @property
+    def since(self) -> str:
+        """When the condition began (the change to down, the first flap...)."""
+        return str(self._d["since"])
+
+    @property
+    def message(self) -> str:
+        """A sentence for people."""
+        return str(self._d.get("message", ""))
+
+    @property
+    def error(self) -> Optional[Dict[str, Any]]:
+        """``{"kind": ..., "message": ...}``: the error that took the check down."""
+        return self._d.get("error")
+
+    @property
+    def incident(self) -> Optional[str]:
+        """The open incident's id (as in :meth:`Monitor.incidents`)."""
+        return self._d.get("incident")
+
+    @property
+    def repeat(self) -> int:
+        """0 for the first alert, 1.. for reminders."""
+        return int(self._d.get("repeat", 0))
+
+    @property
+    def certificate(self) -> Optional[Dict[str, Any]]:
+        return self._d.get("certificate")
+
+    @property
+    def host(self) -> Optional[Dict[str, Any]]:
+        """CPU, memory and load of the machine running the check, for failure alerts."""
+        return self._d.get("host")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._d.get(key, default)
+
+    def to_dict(self) -> AlertDict:
+        return dict(self._d)  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Alert) and other._d == self._d
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Alert(rule={self.rule!r}, kind={self.kind!r}, check={self.check!r})"
 
 
 class EventStream:
@@ -342,6 +473,9 @@ class Monitor:
     """An upwatch engine in this process.
 
     ``Monitor(db="upwatch.db", checks=[...])``; nothing is scheduled until :meth:`start`.
+    ``notifiers``, ``alerts`` and ``maintenance`` take the config file's ``[[notifiers]]``,
+    ``[[alerts]]`` and ``[[maintenance]]`` shapes (a ``callable`` notifier's function is given
+    with :meth:`add_notifier`).
     Without ``db`` a bounded history is kept in memory. Several processes sharing one ``db``
     (gunicorn workers, Celery prefork) elect one to run the checks (:meth:`runs_checks`);
     a monitor created before ``fork()`` keeps working in the child.
@@ -359,6 +493,9 @@ class Monitor:
         retention: Optional[Retention] = None,
         checks: Optional[Iterable[Spec]] = None,
         services: Optional[Iterable[Union[ServiceSpec, Mapping[str, Any]]]] = None,
+        notifiers: Optional[Iterable[Union[NotifierSpec, Mapping[str, Any]]]] = None,
+        alerts: Optional[Iterable[Union[AlertRuleSpec, Mapping[str, Any]]]] = None,
+        maintenance: Optional[Iterable[Union[MaintenanceSpec, Mapping[str, Any]]]] = None,
         config: Optional[Union[MonitorConfig, Mapping[str, Any]]] = None,
         _raw: Optional["_upwatch.Monitor"] = None,
     ) -> None:
@@ -374,6 +511,9 @@ class Monitor:
                 ("retention", dict(retention) if retention is not None else None),
                 ("checks", [dict(s) for s in checks] if checks is not None else None),
                 ("services", [dict(s) for s in services] if services is not None else None),
+                ("notifiers", [dict(n) for n in notifiers] if notifiers is not None else None),
+                ("alerts", [dict(r) for r in alerts] if alerts is not None else None),
+                ("maintenance", [dict(w) for w in maintenance] if maintenance is not None else None),
             ):
                 if value is not None:
                     c[key] = value
@@ -488,6 +628,96 @@ class Monitor:
         """The current state in the Prometheus text format."""
         return self._m.prometheus()
 
+    def readiness(self, services: Names = None) -> ReadinessDict:
+        """What a ``ready`` endpoint answers: ``{"ready": ..., "services": {name: status}}``,
+        ready unless one of ``services`` (every declared service when ``None``) is down; a
+        service without a status yet is ``unknown``."""
+        return self._m.readiness(_names(services))
+
+    # ---- alerting -------------------------------------------------------------------------
+
+    def add_notifier(self, spec: Union[NotifierSpec, Mapping[str, Any]], fn: Optional[NotifierFunction] = None) -> None:
+        """Adds (or replaces) a notifier (the ``[[notifiers]]`` shape: webhook, slack, discord,
+        teams, callable). A ``kind: "callable"`` notifier needs ``fn``: it is called with each
+        :class:`Alert` on an engine thread with the GIL (never an engine worker), under the
+        notifier's ``timeout``; an exception is a failed attempt, retried with ``backoff`` up
+        to ``max_attempts`` (each an ``alert_delivery_failed`` event with the exception's
+        text). An ``async def`` function is run with ``asyncio.run`` on that thread. Other
+        kinds take no ``fn`` (:class:`InvalidArgumentError`, field ``fn``)."""
+        deliver: Optional[Callable[[Dict[str, Any]], Any]] = None
+        if fn is not None:
+            if not callable(fn):
+                raise TypeError("fn must be callable")
+            user = fn
+
+            def deliver(data: Dict[str, Any]) -> Any:
+                return user(Alert(data))
+
+        self._m.add_notifier(dict(spec), deliver)
+
+    def remove_notifier(self, name: str) -> bool:
+        """Removes a notifier; ``False`` when none has this name."""
+        return self._m.remove_notifier(name)
+
+    def add_alert(self, rule: Union[AlertRuleSpec, Mapping[str, Any]]) -> None:
+        """Adds (or replaces) an alert rule (the ``[[alerts]]`` shape). Its ``notify`` names
+        must be notifiers already added (:class:`SpecError` naming ``notify[0]``)."""
+        self._m.add_alert(dict(rule))
+
+    def remove_alert(self, name: str) -> bool:
+        """Removes an alert rule; ``False`` when none has this name."""
+        return self._m.remove_alert(name)
+
+    def add_maintenance(self, window: Union[MaintenanceSpec, Mapping[str, Any]]) -> None:
+        """Adds (or replaces) a maintenance window (the ``[[maintenance]]`` shape): one-off
+        ``{"from", "to"}`` or weekly ``{"weekdays", "start", "end", "timezone"}``. Checks it
+        covers still run and are stored; their alerts are held back."""
+        self._m.add_maintenance(dict(window))
+
+    def remove_maintenance(self, name: str) -> bool:
+        """Removes a maintenance window; ``False`` when none has this name."""
+        return self._m.remove_maintenance(name)
+
+    def mute(self, target: str, duration: str = "30m") -> None:
+        """Holds back alerts about a check or a service's checks for ``duration``; they
+        still run and are stored. A bad duration is :class:`InvalidArgumentError` (``duration``)."""
+        self._m.mute(target, duration)
+
+    def unmute(self, target: str) -> None:
+        """Ends a mute early."""
+        self._m.mute(target, "0s")
+
+    def alerting(self) -> AlertingDict:
+        """Notifiers (without URL, secret or headers), rules, maintenance windows (with
+        ``active``) and mutes in force."""
+        return self._m.alerting()
+
+    def pending_alerts(self) -> List[PendingAlertDict]:
+        """Alerts waiting in this process's outbox, oldest first."""
+        return self._m.pending_alerts()
+
+    def incidents(
+        self,
+        check: Names = None,
+        *,
+        service: Names = None,
+        tag: Names = None,
+        status: Names = None,
+        since: Optional[str] = None,
+        until: Optional[str] = None,
+        cursor: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> IncidentsPage:
+        """A page of incidents (down until back up) that started in the range, plus those
+        still open, newest first: ``{"items": [...], "next_cursor": ...}``."""
+        return self._m.incidents(_query(check, service, tag, status, since, until, cursor, limit))
+
+    def incident_stats(
+        self, check: Names = None, window: str = "30d", *, service: Names = None, tag: Names = None
+    ) -> List[IncidentStatsDict]:
+        """Incidents, downtime, MTTR and MTBF per matching check over ``window``."""
+        return self._m.incident_stats(_query(check, service, tag, None, None, None, None, None), window)
+
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -594,6 +824,14 @@ class Monitor:
 
     async def uptime_async(self, check: Names = None, window: str = "30d", **query: Any) -> List[UptimeDict]:
         return await self._run(self.uptime, check, window, **query)
+
+    async def incidents_async(self, check: Names = None, **query: Any) -> IncidentsPage:
+        return await self._run(self.incidents, check, **query)
+
+    async def incident_stats_async(
+        self, check: Names = None, window: str = "30d", **query: Any
+    ) -> List[IncidentStatsDict]:
+        return await self._run(self.incident_stats, check, window, **query)
 
     async def host_async(self, fresh: bool = False) -> HostSnapshotDict:
         return await self._run(self.host, fresh)

@@ -31,6 +31,23 @@ __all__ = [
     "UptimeDict",
     "EventDict",
     "HostSnapshotDict",
+    "NotifierSpec",
+    "AlertRuleSpec",
+    "MaintenanceSpec",
+    "DurationDict",
+    "AlertDict",
+    "DeliveryFailureDict",
+    "AlertsStatusDict",
+    "NotifierViewDict",
+    "AlertRuleDict",
+    "MaintenanceViewDict",
+    "MuteDict",
+    "AlertingDict",
+    "PendingAlertDict",
+    "IncidentDict",
+    "IncidentsPage",
+    "IncidentStatsDict",
+    "ReadinessDict",
 ]
 
 
@@ -106,6 +123,9 @@ class MonitorConfig(TypedDict, total=False):
     retention: Retention
     checks: List[CheckSpec]
     services: List[ServiceSpec]
+    notifiers: List["NotifierSpec"]
+    alerts: List["AlertRuleSpec"]
+    maintenance: List["MaintenanceSpec"]
 
 
 class CheckErrorDict(TypedDict):
@@ -159,6 +179,7 @@ class StatusDict(TypedDict):
     checks: List[CheckStatusDict]
     services: List[ServiceStatusDict]
     history: Dict[str, Any]
+    alerts: "AlertsStatusDict"
 
 
 class StoredResultDict(TypedDict, total=False):
@@ -209,3 +230,238 @@ EventDict = Dict[str, Any]
 
 HostSnapshotDict = Dict[str, Any]
 """A host snapshot: cpu, memory, swap, disks, networks, load, uptime, ..."""
+
+
+# ---- alerting: the [[notifiers]], [[alerts]] and [[maintenance]] shapes, and what comes back
+
+
+class NotifierSpec(TypedDict, total=False):
+    """A notifier, as in a TOML ``[[notifiers]]`` table. ``url``, ``secret`` and ``headers``
+    are secrets: :meth:`upwatch.Monitor.alerting` never shows them."""
+
+    name: str
+    kind: str  # webhook, slack, discord, teams, callable
+    url: str
+    secret: str
+    headers: Dict[str, str]
+    timeout: str
+    max_attempts: int
+    backoff: str
+    max_backoff: str
+
+
+class FlappingSpec(TypedDict, total=False):
+    changes: int
+    within: str
+
+
+# `for` and `from` are Python keywords: these two use the functional syntax.
+AlertRuleSpec = TypedDict(
+    "AlertRuleSpec",
+    {
+        "name": str,
+        "on": List[str],  # down, resolved, degraded, still_open, flapping, certificate_expiring
+        "checks": List[str],
+        "services": List[str],
+        "tags": List[str],
+        "for": str,
+        "severity": str,  # info, warning, critical
+        "notify": List[str],
+        "repeat": str,
+        "send_resolved": bool,
+        "flapping": Union[bool, FlappingSpec],
+        "certificate": List[str],
+    },
+    total=False,
+)
+"""An alert rule, as in a TOML ``[[alerts]]`` table (``{"name": ..., "for": "2m", "notify": [...]}``)."""
+
+MaintenanceSpec = TypedDict(
+    "MaintenanceSpec",
+    {
+        "name": str,
+        "checks": List[str],
+        "services": List[str],
+        "tags": List[str],
+        "from": str,
+        "to": str,
+        "weekdays": List[str],
+        "start": str,
+        "end": str,
+        "timezone": str,
+    },
+    total=False,
+)
+"""A maintenance window, as in a TOML ``[[maintenance]]`` table: one-off (``from``/``to``,
+RFC 3339) or weekly (``weekdays``, ``start``, ``end``, ``timezone``)."""
+
+
+class DurationDict(TypedDict):
+    """A duration as the engine's views give it back."""
+
+    secs: int
+    nanos: int
+
+
+class CertificateBriefDict(TypedDict):
+    not_after: str
+    days_left: float
+    threshold_days: float
+
+
+class HostBriefDict(TypedDict):
+    hostname: str
+    cpu_pct: float
+    memory_used_pct: float
+    load: List[float]
+    cores: int
+    sampled_at: str
+
+
+class AlertDict(TypedDict):
+    """One alert (``upwatch.Alert.to_dict()``): what notifiers receive, and the body of an
+    ``alert_fired`` event (which adds ``"event": "alert_fired"``)."""
+
+    id: str
+    rule: str
+    kind: str  # down, resolved, degraded, still_open, flapping, certificate_expiring
+    severity: str
+    check: str
+    service: NotRequired[str]
+    tags: NotRequired[List[str]]
+    status: NotRequired[str]
+    at: str
+    since: str
+    message: str
+    error: NotRequired[CheckErrorDict]
+    incident: NotRequired[str]
+    repeat: int
+    certificate: NotRequired[CertificateBriefDict]
+    host: NotRequired[HostBriefDict]
+
+
+class DeliveryFailureDict(TypedDict):
+    notifier: str
+    alert: str
+    error: str
+    at: str
+
+
+class AlertsStatusDict(TypedDict):
+    """``status()["alerts"]``: alert counters of this process."""
+
+    fired: int
+    held: int
+    queued: int
+    delivered: int
+    failed: int
+    attempts_failed: int
+    last_failure: NotRequired[DeliveryFailureDict]
+    sending: bool
+
+
+class NotifierViewDict(TypedDict):
+    """A notifier without its URL, secret or headers."""
+
+    name: str
+    kind: str
+    function: bool
+    timeout_ms: int
+    max_attempts: int
+
+
+class FlappingDict(TypedDict):
+    changes: int
+    within: DurationDict
+
+
+AlertRuleDict = TypedDict(
+    "AlertRuleDict",
+    {
+        "name": str,
+        "on": List[str],
+        "checks": List[str],
+        "services": List[str],
+        "tags": List[str],
+        "for": DurationDict,
+        "severity": str,
+        "notify": List[str],
+        "repeat": Optional[DurationDict],
+        "send_resolved": bool,
+        "flapping": Optional[FlappingDict],
+        "certificate": List[DurationDict],
+    },
+)
+"""An alert rule as :meth:`upwatch.Monitor.alerting` shows it (defaults filled in)."""
+
+
+class MaintenanceViewDict(TypedDict):
+    """A maintenance window and whether it is open now. ``schedule`` is
+    ``{"type": "once", "from", "to"}`` or ``{"type": "weekly", "weekdays", "start", "end", "timezone"}``."""
+
+    name: str
+    checks: List[str]
+    services: List[str]
+    tags: List[str]
+    schedule: Dict[str, Any]
+    active: bool
+
+
+class MuteDict(TypedDict):
+    target: str
+    remaining_ms: int
+
+
+class AlertingDict(TypedDict):
+    """:meth:`upwatch.Monitor.alerting`: the set-up in force, without secrets."""
+
+    notifiers: List[NotifierViewDict]
+    rules: List[AlertRuleDict]
+    maintenance: List[MaintenanceViewDict]
+    mutes: List[MuteDict]
+
+
+class PendingAlertDict(TypedDict):
+    """One alert waiting in the outbox for one notifier."""
+
+    notifier: str
+    alert: AlertDict
+    failed_attempts: int
+    next_attempt_in_ms: int
+
+
+class IncidentDict(TypedDict):
+    """A check's incident: from its settled change to down until it is back up."""
+
+    id: str
+    check: str
+    service: NotRequired[str]
+    started: str
+    ended: Optional[str]
+    duration_ms: float
+    open: bool
+    first_error: NotRequired[CheckErrorDict]
+    last_error: NotRequired[CheckErrorDict]
+    changes: List[StatusChangeDict]
+
+
+class IncidentsPage(TypedDict):
+    items: List[IncidentDict]
+    next_cursor: Optional[str]
+
+
+class IncidentStatsDict(TypedDict):
+    """Reliability of one check over a window: incidents, downtime, MTTR and MTBF (ms)."""
+
+    check: str
+    incidents: int
+    downtime_ms: float
+    mttr_ms: Optional[float]
+    mtbf_ms: Optional[float]
+
+
+class ReadinessDict(TypedDict):
+    """The ``ready`` endpoint's answer: each service is up, degraded, down or unknown."""
+
+    ready: bool
+    services: Dict[str, str]

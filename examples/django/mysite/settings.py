@@ -71,4 +71,11 @@ UPWATCH: Dict[str, Any] = {
     ],
     "functions": {"database": "mysite.views.check_database"},
     "ready_services": ["site"],
+    # Alerts: a notifier written in Python (by dotted path) and a rule; a webhook would be
+    # {"name": "ops", "kind": "webhook", "url": "https://...", "secret": "..."}.
+    "notifiers": [{"name": "log", "kind": "callable", "fn": "mysite.alerts.log_alert"}],
+    "alerts": [{"name": "site down", "services": ["site", "jobs"], "for": "1m", "notify": ["log"]}],
+    "maintenance": [
+        {"name": "nightly backup", "weekdays": ["sun"], "start": "03:00", "end": "03:30", "timezone": "Europe/Paris"}
+    ],
 }

@@ -9,6 +9,9 @@ Under a prefix the application chooses:
 - ``GET host`` -> a host snapshot
 - ``GET metrics`` -> Prometheus text
 - ``GET ready`` -> 200 ``{"ready": true, "services": {...}}`` or 503 when a readiness service is down
+  (``Monitor.readiness``: the rule lives in the engine, the same for every binding)
+- ``GET incidents?`` (the ``history`` parameters) -> a page of incidents, ``{"items", "next_cursor"}``
+- ``GET alerts`` -> ``{"status": status()["alerts"], "alerting": alerting(), "pending": pending_alerts()}``
 
 ``check``, ``service``, ``tag`` and ``status`` may be repeated or comma lists. A bad query is
 a 400 ``{"error": {"code": "invalid_argument", "field": ..., "message": ...}}``.
@@ -27,7 +30,7 @@ __all__ = ["Response", "ENDPOINTS", "handle", "PROMETHEUS_CONTENT_TYPE", "JSON_C
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
 
-ENDPOINTS = ("status", "history", "changes", "uptime", "host", "metrics", "ready")
+ENDPOINTS = ("status", "history", "changes", "uptime", "host", "metrics", "ready", "incidents", "alerts")
 
 GetList = Callable[[str], List[str]]
 """The values of a query parameter (``request.GET.getlist`` / ``request.args.getlist``)."""
@@ -74,13 +77,16 @@ def _limit(getlist: GetList) -> Optional[int]:
 
 
 def ready(monitor: Monitor, services: Optional[Sequence[str]]) -> Response:
-    """200 when none of ``services`` (every declared service when ``None``) is down."""
-    status = monitor.status()
-    known = {s["service"]: s["status"] for s in status["services"]}
-    wanted = list(services) if services is not None else list(known)
-    states = {name: (known.get(name) or "unknown") for name in wanted}
-    ok = all(state != "down" for state in states.values())
-    return _json({"ready": ok, "services": states}, 200 if ok else 503)
+    """200 when none of ``services`` (every declared service when ``None``) is down, else 503."""
+    answer = monitor.readiness(None if services is None else list(services))
+    return _json(answer, 200 if answer["ready"] else 503)
+
+
+def alerts(monitor: Monitor) -> Response:
+    """Alert counters, the alerting set-up (no secrets) and the outbox."""
+    return _json(
+        {"status": monitor.status()["alerts"], "alerting": monitor.alerting(), "pending": monitor.pending_alerts()}
+    )
 
 
 def handle(
@@ -93,7 +99,7 @@ def handle(
     try:
         if endpoint == "status":
             return Response(200, monitor.status_json())
-        if endpoint in ("history", "changes"):
+        if endpoint in ("history", "changes", "incidents"):
             args: Dict[str, Any] = dict(
                 check=_list(getlist, "check"),
                 service=_list(getlist, "service"),
@@ -106,6 +112,8 @@ def handle(
             )
             if endpoint == "history":
                 return _json(monitor.history(**args))
+            if endpoint == "incidents":
+                return _json(monitor.incidents(**args))
             return _json(monitor.status_changes(**args))
         if endpoint == "uptime":
             window = _one(getlist, "window") or "30d"
@@ -119,6 +127,8 @@ def handle(
             return Response(200, monitor.prometheus(), PROMETHEUS_CONTENT_TYPE)
         if endpoint == "ready":
             return ready(monitor, ready_services)
+        if endpoint == "alerts":
+            return alerts(monitor)
         return error(404, "not_found", f"no endpoint {endpoint!r}")
     except InvalidArgumentError as e:
         return error(400, e.code, e.message, e.field)

@@ -7,6 +7,11 @@ with ``UPWATCH = {...}`` in settings, and include the endpoints:
         "config": BASE_DIR / "upwatch.toml", # optional: checks from a TOML file
         "checks": [{"name": "api", "kind": "http", "url": "https://...", "interval": "30s"}],
         "functions": {"db": "myapp.checks.check_db"},  # callable checks, by name
+        "notifiers": [{"name": "pager", "kind": "callable", "fn": "myapp.alerts.page"},
+                      {"name": "ops", "kind": "webhook", "url": "https://...", "secret": "..."}],
+        "alerts": [{"name": "api down", "checks": ["api"], "for": "2m", "notify": ["pager", "ops"]}],
+        "maintenance": [{"name": "backup", "weekdays": ["sun"], "start": "02:00", "end": "03:00",
+                         "timezone": "Europe/Paris"}],
         "ready_services": ["api"],          # readiness endpoint (default: every service)
         "permission": "myapp.perms.can_see", # default: active staff users only
         "autostart": True,                  # start scheduling on first use (default)
@@ -26,6 +31,7 @@ import threading
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from ... import Monitor
+from .. import add_alerting, alerting_sections
 
 __all__ = ["get_monitor", "reset", "settings_dict"]
 
@@ -49,7 +55,7 @@ def _import(path: str) -> Any:
     return import_string(path)
 
 
-def _function(value: Any) -> Callable[[], Any]:
+def _function(value: Any) -> Callable[..., Any]:
     f = _import(value) if isinstance(value, str) else value
     if not callable(f):
         raise TypeError(f"UPWATCH functions: {value!r} is not callable")
@@ -64,6 +70,8 @@ def build_monitor(conf: Optional[Dict[str, Any]] = None) -> Monitor:
 
     conf = settings_dict() if conf is None else conf
     functions: Dict[str, Any] = dict(conf.get("functions") or {})
+    # Notifiers, rules and windows; a callable notifier's "fn" is a function or its dotted path.
+    alerting, notifier_functions = alerting_sections(conf)
     if conf.get("config"):
         m = Monitor.from_config(os.fspath(conf["config"]))
     else:
@@ -79,6 +87,7 @@ def build_monitor(conf: Optional[Dict[str, Any]] = None) -> Monitor:
             options["checks"] = inline
         if conf.get("services"):
             options["services"] = list(conf["services"])
+        options.update(alerting)
         m = Monitor(config=options)
     for spec in conf.get("checks") or []:
         name = spec.get("name")
@@ -86,6 +95,7 @@ def build_monitor(conf: Optional[Dict[str, Any]] = None) -> Monitor:
             m.register(spec, _function(functions[name]))
         elif conf.get("config"):  # the file's checks plus these
             m.register(spec)
+    add_alerting(m, alerting, notifier_functions, _function, in_config=not conf.get("config"))
     m.on(None, signals.forward)
     return m
 

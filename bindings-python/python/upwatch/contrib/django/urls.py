@@ -1,5 +1,5 @@
 """``path("upwatch/", include("upwatch.contrib.django.urls"))``: status, history, changes,
-uptime, host, metrics, ready."""
+uptime, host, metrics, ready, incidents, alerts."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Flask integration.
 
     from upwatch.contrib.flask import Upwatch
-    app.config["UPWATCH"] = {"db": "upwatch.db", "checks": [...], "ready_services": ["api"]}
+    app.config["UPWATCH"] = {"db": "upwatch.db", "checks": [...], "ready_services": ["api"],
+                             "notifiers": [{"name": "pager", "kind": "callable", "fn": page}],
+                             "alerts": [{"name": "api down", "for": "2m", "notify": ["pager"]}]}
     upwatch = Upwatch(app, auth=lambda request: request.headers.get("X-Token") == TOKEN)
     # or: upwatch = Upwatch(); upwatch.init_app(app, auth=...)
 
@@ -27,7 +29,7 @@ from blinker import Namespace
 from flask import Blueprint, Flask, Request, Response, current_app, request
 
 from ... import EVENT_KINDS, Event, Monitor
-from .. import endpoints
+from .. import add_alerting, alerting_sections, endpoints
 
 __all__ = [
     "Upwatch",
@@ -52,6 +54,17 @@ SIGNALS = {kind: signals.signal(f"upwatch.{kind}") for kind in EVENT_KINDS}
 MONITOR_KEYS = ("db", "lease", "host_interval", "max_concurrency", "max_per_host", "threads", "retention", "services")
 
 Auth = Callable[[Request], bool]
+
+
+def _function(value: Any) -> Callable[..., Any]:
+    """A callable notifier's ``fn``: the function, or its dotted path (``"myapp.alerts.page"``)."""
+    if isinstance(value, str):
+        from werkzeug.utils import import_string
+
+        value = import_string(value)
+    if not callable(value):
+        raise TypeError(f"UPWATCH notifiers: {value!r} is not callable")
+    return value  # type: ignore[no-any-return]
 
 
 class Upwatch:
@@ -103,10 +116,13 @@ class Upwatch:
         app = app or self._app or current_app
         conf = self.config(app)
         functions: Dict[str, Any] = dict(conf.get("functions") or {})
+        # Notifiers, rules and windows; a callable notifier's "fn" is a function or its dotted path.
+        alerting, notifier_functions = alerting_sections(conf)
         if conf.get("config"):
             m = Monitor.from_config(os.fspath(conf["config"]))
         else:
             options = {k: conf[k] for k in MONITOR_KEYS if k in conf}
+            options.update(alerting)
             if options.get("db") is not None:
                 options["db"] = os.fspath(options["db"])
             # Checks without a Python function go into the config with the services (so a
@@ -119,6 +135,7 @@ class Upwatch:
             name = spec.get("name")
             if name in functions or conf.get("config"):
                 m.register(spec, functions.get(name))
+        add_alerting(m, alerting, notifier_functions, _function, in_config=not conf.get("config"))
         sender = app
 
         def forward(event: Event) -> None:

@@ -252,7 +252,7 @@ final class LaravelTest extends TestCase
         $this->app->make(Monitor::class)->start();
         $this->assertSame(1, $artisan->call('upwatch:check'));
         $artisan->output();
-        $this->assertSame(0, $artisan->call('upwatch:run', ['--for' => '3']));
+        $this->assertSame(0, $artisan->call('upwatch:run', ['--for' => '4']));
         $output = $artisan->output();
         $this->assertStringContainsString('alerts sent to notifiers', $output);
         // The first send() threw; the engine retried and the second was delivered.

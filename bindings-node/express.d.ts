@@ -11,7 +11,7 @@ export interface UpwatchRouterOptions {
   readyServices?: string[]
 }
 
-/** The shared endpoints (status, history, changes, uptime, host, metrics, ready) as an Express router. */
+/** The shared endpoints (status, history, changes, uptime, host, metrics, ready, incidents, alerts) as an Express router. */
 export declare function upwatchRouter(monitor: Monitor, options: UpwatchRouterOptions): Router
 
 export declare const PROMETHEUS_CONTENT_TYPE: 'text/plain; version=0.0.4; charset=utf-8'

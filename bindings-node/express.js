@@ -9,6 +9,8 @@
 //   GET host     -> a host snapshot
 //   GET metrics  -> Prometheus text (text/plain; version=0.0.4; charset=utf-8)
 //   GET ready    -> 200 { ready: true, services: { api: 'up' } }, or 503 when a readiness service is down
+//   GET incidents?check=&service=&tag=&status=&since=&until=&cursor=&limit=  -> a page of incidents
+//   GET alerts   -> { status: status().alerts, alerting: alerting(), pending: pendingAlerts() }
 //
 // check, service, tag and status may be repeated or comma lists. A bad query is a 400
 // { error: { code: 'invalid_argument', field, message } }. Access goes through `auth`.
@@ -89,17 +91,6 @@ function fail(res, err) {
   return sendError(res, status, code, err.message, err.path)
 }
 
-/** 200 when none of `services` (every declared service when unset) is down, else 503. */
-function readiness(monitor, services) {
-  const status = monitor.status()
-  const known = new Map(status.services.map((s) => [s.service, s.status]))
-  const wanted = services ?? [...known.keys()]
-  const states = {}
-  for (const name of wanted) states[name] = known.get(name) ?? 'unknown'
-  const ready = Object.values(states).every((s) => s !== 'down')
-  return { code: ready ? 200 : 503, body: { ready, services: states } }
-}
-
 /**
  * An Express router serving the monitor's endpoints.
  *
@@ -157,10 +148,15 @@ function upwatchRouter(monitor, options = {}) {
   route('/metrics', (req, res) => {
     res.set('Content-Type', PROMETHEUS_CONTENT_TYPE).send(monitor.prometheus())
   })
+  // The rule (which services, what counts as ready) lives in the core: monitor.readiness().
   route('/ready', (req, res) => {
-    const { code, body } = readiness(monitor, readyServices)
-    res.status(code).json(body)
+    const body = monitor.readiness(readyServices)
+    res.status(body.ready ? 200 : 503).json(body)
   })
+  route('/incidents', async (req, res) => res.json(await monitor.incidents(historyQuery(req.query))))
+  route('/alerts', (req, res) =>
+    res.json({ status: monitor.status().alerts, alerting: monitor.alerting(), pending: monitor.pendingAlerts() })
+  )
   return router
 }
 

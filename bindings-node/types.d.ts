@@ -40,6 +40,9 @@ export interface MonitorOptions {
   retention?: { raw?: string; minute?: string; hour?: string; day?: string; changes?: string; maxBytes?: string | number }
   checks?: CheckSpec[]
   services?: ServiceSpec[]
+  notifiers?: NotifierSpec[]
+  alerts?: AlertRuleSpec[]
+  maintenance?: MaintenanceSpec[]
 }
 
 /** A JS check: resolve (optionally with a message) to pass; throw or reject to fail. */
@@ -147,6 +150,7 @@ export interface StatusSnapshot {
   checks: CheckStatus[]
   services: ServiceStatus[]
   history: { written: number; dropped: number; failed_batches: number; last_error: string | null }
+  alerts: AlertsStatus
 }
 
 export interface StoredError {
@@ -213,6 +217,203 @@ export interface HostSnapshot {
   [field: string]: unknown
 }
 
+// Alerting: notifiers, rules, maintenance windows, the outbox, incidents.
+
+/** What an alert is about. */
+export type AlertKind = 'down' | 'resolved' | 'degraded' | 'still_open' | 'flapping' | 'certificate_expiring'
+
+export type Severity = 'info' | 'warning' | 'critical'
+
+/** A notifier in the core's `[[notifiers]]` shape (camelCase keys accepted). */
+export interface NotifierSpec {
+  name: string
+  kind: 'webhook' | 'slack' | 'discord' | 'teams' | 'callable' | (string & {})
+  /** Where a webhook, Slack, Discord or Teams notifier posts (a secret: never shown back). */
+  url?: string
+  /** HMAC-SHA256 key of a webhook's `X-Upwatch-Signature` header. */
+  secret?: string
+  headers?: Record<string, string>
+  /** Time allowed for one attempt (`"10s"`). */
+  timeout?: string
+  maxAttempts?: number
+  /** Wait before the first retry (`"1s"`), doubled after each failure. */
+  backoff?: string
+  maxBackoff?: string
+  [field: string]: unknown
+}
+
+/** A notifier written in JS: return or resolve to deliver; throw or reject for a failed attempt (retried). */
+export type NotifierFunction = (alert: Alert) => void | Promise<void>
+
+/** An alert rule in the core's `[[alerts]]` shape (camelCase keys accepted). */
+export interface AlertRuleSpec {
+  name: string
+  /** What it alerts on (default: down and resolved). */
+  on?: AlertKind | AlertKind[]
+  checks?: string[]
+  services?: string[]
+  tags?: string[]
+  /** How long the check must stay down first (`"2m"`). */
+  for?: string
+  severity?: Severity
+  /** Notifier names (already added). */
+  notify?: string[]
+  /** Remind this often while still down (`"1h"`). */
+  repeat?: string
+  sendResolved?: boolean
+  [field: string]: unknown
+}
+
+/** A maintenance window: one-off (`from`/`to`) or weekly (`weekdays`, `start`, `end`, `timezone`). */
+export interface MaintenanceSpec {
+  name: string
+  checks?: string[]
+  services?: string[]
+  tags?: string[]
+  /** RFC 3339 times of a one-off window. */
+  from?: string
+  to?: string
+  /** `['mon', 'tue']` of a weekly window, with local `start`/`end` (`"02:00"`) in `timezone`. */
+  weekdays?: string[]
+  start?: string
+  end?: string
+  timezone?: string
+  [field: string]: unknown
+}
+
+/** An alert, as a notifier function receives it (the `alert_fired` event without `event`). */
+export interface Alert {
+  id: string
+  rule: string
+  kind: AlertKind
+  severity: Severity
+  check: string
+  service?: string
+  tags?: string[]
+  status?: Status
+  at: string
+  since: string
+  message: string
+  error?: CheckError
+  incident?: string
+  /** 0 for the first alert, 1.. for reminders. */
+  repeat: number
+  certificate?: Record<string, unknown>
+  host?: Record<string, unknown>
+}
+
+/** A duration in the core's serde shape. */
+export interface CoreDuration {
+  secs: number
+  nanos: number
+}
+
+/** A notifier as `alerting()` shows it: no URL, secret or header. */
+export interface NotifierView {
+  name: string
+  kind: NotifierSpec['kind']
+  /** For `callable`: whether this process registered its function. */
+  function: boolean
+  timeout_ms: number
+  max_attempts: number
+}
+
+/** A rule as `alerting()` shows it (durations in the core's serde shape). */
+export interface AlertRuleView {
+  name: string
+  on: AlertKind[]
+  checks: string[]
+  services: string[]
+  tags: string[]
+  for: CoreDuration
+  severity: Severity
+  notify: string[]
+  repeat: CoreDuration | null
+  send_resolved: boolean
+  flapping: { changes: number; within: CoreDuration } | null
+  certificate: CoreDuration[]
+}
+
+/** A maintenance window as `alerting()` shows it, with whether it is open now. */
+export interface MaintenanceView {
+  name: string
+  checks: string[]
+  services: string[]
+  tags: string[]
+  schedule:
+    | { type: 'once'; from: string; to: string }
+    | { type: 'weekly'; weekdays: string[]; start: string; end: string; timezone: string }
+  active: boolean
+}
+
+export interface MuteView {
+  target: string
+  remaining_ms: number
+}
+
+/** The alerting set-up in force (`alerting()`). */
+export interface AlertingView {
+  notifiers: NotifierView[]
+  rules: AlertRuleView[]
+  maintenance: MaintenanceView[]
+  mutes: MuteView[]
+}
+
+/** An alert waiting in the outbox for one notifier (`pendingAlerts()`). */
+export interface PendingDelivery {
+  notifier: string
+  alert: Alert
+  failed_attempts: number
+  /** When the next attempt is due, from now (0: as soon as its turn comes). */
+  next_attempt_in_ms: number
+}
+
+/** Alert counters of `status().alerts`. */
+export interface AlertsStatus {
+  fired: number
+  /** Held back by maintenance windows or mutes. */
+  held: number
+  queued: number
+  delivered: number
+  /** Given up after the notifier's attempts. */
+  failed: number
+  attempts_failed: number
+  last_failure?: { notifier: string; alert: string; error: string; at: string }
+  /** Whether this process sends (it may run checks). */
+  sending: boolean
+}
+
+/** One incident of one check: from its settled change to down until it is back up. */
+export interface Incident {
+  /** `check@start-in-ms` */
+  id: string
+  check: string
+  service?: string
+  started: string
+  ended: string | null
+  /** Up to now while open. */
+  duration_ms: number
+  open: boolean
+  first_error?: StoredError
+  last_error?: StoredError
+  changes: StatusChange[]
+}
+
+/** Reliability of one check over a window (`incidentStats()`). */
+export interface IncidentStats {
+  check: string
+  incidents: number
+  downtime_ms: number
+  mttr_ms: number | null
+  mtbf_ms: number | null
+}
+
+/** The `ready` endpoint's answer: ready unless a service asked about is down. */
+export interface Readiness {
+  ready: boolean
+  services: Record<string, Status | 'unknown'>
+}
+
 interface RunEvent extends CheckResult {
   tags?: string[]
   /** 1 for a scheduled run, 2.. for its retries. */
@@ -235,7 +436,7 @@ export type UpwatchEvent =
   | { event: 'history_failed'; message: string; at: string }
   | { event: 'incident_opened'; incident: string; check: string; service?: string; tags?: string[]; at: string; error?: CheckError }
   | { event: 'incident_resolved'; incident: string; check: string; service?: string; tags?: string[]; started: string; at: string; duration_ms: number }
-  | { event: 'alert_fired'; id: string; rule: string; kind: 'down' | 'resolved' | 'degraded' | 'still_open' | 'flapping' | 'certificate_expiring'; severity: string; check: string; service?: string; tags?: string[]; status?: Status; at: string; since: string; message: string; error?: CheckError; incident?: string; repeat: number; certificate?: Record<string, unknown>; host?: Record<string, unknown> }
+  | ({ event: 'alert_fired' } & Alert)
   | { event: 'alert_delivered'; alert: string; rule: string; check: string; notifier: string; attempts: number; at: string }
   | { event: 'alert_delivery_failed'; alert: string; rule: string; check: string; notifier: string; attempt: number; error: string; gave_up: boolean; at: string }
 

@@ -287,6 +287,113 @@ upwatch_result upwatch_prometheus(upwatch_monitor *m, char **out_text);
 upwatch_result upwatch_info(upwatch_monitor *m, char **out_json);
 
 /*
+ Adds a notifier (the `[[notifiers]]` shape: `{"name", "kind": "webhook" | "slack" |
+ "discord" | "teams" | "callable", "url", "secret", "headers", "timeout", "max_attempts",
+ "backoff", "max_backoff"}`), or replaces the one of the same name. A `callable` notifier
+ is served by the program: read its alerts with upwatch_next_alert and answer each with
+ upwatch_alert_done (callable notifiers of the config passed to upwatch_new are served
+ the same way).
+ */
+upwatch_result upwatch_add_notifier(upwatch_monitor *m, const char *spec_json);
+
+/*
+ Removes a notifier; `*out_removed` (when not NULL) tells whether it existed.
+ */
+upwatch_result upwatch_remove_notifier(upwatch_monitor *m, const char *name, bool *out_removed);
+
+/*
+ Adds an alert rule (the `[[alerts]]` shape: `{"name", "on": ["down", "resolved"],
+ "checks", "services", "tags", "for": "2m", "severity", "notify": [...], "repeat": "1h",
+ "send_resolved"}`), or replaces the one of the same name. Its `notify` names must be
+ notifiers already added (UPWATCH_INVALID_SPEC, path `notify[0]`).
+ */
+upwatch_result upwatch_add_alert(upwatch_monitor *m, const char *rule_json);
+
+/*
+ Removes an alert rule; `*out_removed` (when not NULL) tells whether it existed.
+ */
+upwatch_result upwatch_remove_alert(upwatch_monitor *m, const char *name, bool *out_removed);
+
+/*
+ Adds a maintenance window (the `[[maintenance]]` shape: `{"name", "checks" / "services" /
+ "tags", "from", "to"}` once, or `{"weekdays": ["mon"], "start": "02:00", "end": "02:30",
+ "timezone": "Europe/Paris"}` every week), or replaces the one of the same name. Checks
+ still run and are stored; their alerts are held back.
+ */
+upwatch_result upwatch_add_maintenance(upwatch_monitor *m, const char *window_json);
+
+/*
+ Removes a maintenance window; `*out_removed` (when not NULL) tells whether it existed.
+ */
+upwatch_result upwatch_remove_maintenance(upwatch_monitor *m, const char *name, bool *out_removed);
+
+/*
+ Holds back alerts about a check, or a service's checks, for `duration` ("30m"; "0s" ends
+ the mute). They still run and are stored.
+ */
+upwatch_result upwatch_mute(upwatch_monitor *m, const char *target, const char *duration);
+
+/*
+ Ends a mute.
+ */
+upwatch_result upwatch_unmute(upwatch_monitor *m, const char *target);
+
+/*
+ The alerting set-up in force, as JSON: `{"notifiers": [...], "rules": [...],
+ "maintenance": [... with "active"], "mutes": [...]}`. No notifier's URL, secret or header.
+ */
+upwatch_result upwatch_alerting(upwatch_monitor *m, char **out_json);
+
+/*
+ Alerts waiting in this process's outbox, oldest first, as a JSON array of
+ `{"notifier", "alert", "failed_attempts", "next_attempt_in_ms"}`.
+ */
+upwatch_result upwatch_pending_alerts(upwatch_monitor *m, char **out_json);
+
+/*
+ A page of incidents (a check down until it is back up), newest first, for the checks
+ matching `query_json` (the query shape of upwatch_history; NULL: all):
+ `*out_json` is `{"items": [{"id", "check", "started", "ended", "duration_ms", "open",
+ "first_error", "last_error", "changes"}], "next_cursor": ...}`.
+ */
+upwatch_result upwatch_incidents(upwatch_monitor *m, const char *query_json, char **out_json);
+
+/*
+ Incidents, downtime, MTTR and MTBF per check over `window` (NULL: "30d") for the checks
+ matching `query_json` (NULL: all), as a JSON array.
+ */
+upwatch_result upwatch_incident_stats(upwatch_monitor *m, const char *query_json, const char *window, char **out_json);
+
+/*
+ What a `ready` endpoint answers, as JSON: `{"ready": true, "services": {"api": "up"}}`,
+ ready unless one of `services_json` (`["api"]`, `"api"`; NULL: every declared service) is
+ down; a service without a status yet is "unknown".
+ */
+upwatch_result upwatch_readiness(upwatch_monitor *m, const char *services_json, char **out_json);
+
+/*
+ The next alert for the program's callable notifiers (of `notifier` only, when not NULL),
+ waiting up to `timeout_ms` (0: only look; negative: until one comes). UPWATCH_OK with
+ `*out_json` set to `{"delivery_id": 7, "notifier": "pager", "alert": {...}}` (the alert in
+ the `alert_fired` event's shape), UPWATCH_TIMEOUT with `*out_json` NULL when none came in
+ time, UPWATCH_CLOSED once the monitor is shut down.
+
+ Answer each alert with upwatch_alert_done within the notifier's `timeout` (default 10s):
+ no answer in time is a failed attempt ("timeout"), retried by the outbox with backoff.
+ Only the process that sends alerts (the lease holder on a shared database) gets any.
+ */
+upwatch_result upwatch_next_alert(upwatch_monitor *m, const char *notifier, int64_t timeout_ms, char **out_json);
+
+/*
+ Answers an alert read with upwatch_next_alert: `ok` true when it was delivered; false for
+ a failed attempt (retried with the notifier's backoff), described by `error` (NULL:
+ "failed"), which shows in the `alert_delivery_failed` event and status().alerts. A
+ delivery that was answered already, or whose notifier's timeout passed, is
+ UPWATCH_INVALID_ARGUMENT.
+ */
+upwatch_result upwatch_alert_done(upwatch_monitor *m, uint64_t delivery_id, bool ok, const char *error);
+
+/*
  Calls `callback(event_json, user_data)` for every event whose kind is in `kinds_json`
  (`["check_failed", "service_status_changed"]`; NULL or `[]`: every event), on the
  library's dispatch thread. `user_data` must stay valid until upwatch_off_event or

@@ -18,18 +18,21 @@
 // Rust side only because C callers cannot be made to uphold Rust's `unsafe fn` contract anyway.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+use monitor_core::alerts::deliver::NotifierFn;
+use monitor_core::alerts::rules::NotifierKind;
+use monitor_core::alerts::Alert;
 use monitor_core::checks::callable::{callable, CallableFn};
 use monitor_core::embed::{self, EmbedError, Embedded, ErrorCode, EventStream, Listener};
 use monitor_core::spec::Problem;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// What a call did. `UPWATCH_OK` (0) is success; every other value is a failure described
 /// by [`upwatch_last_error`]. The values are stable: new ones are only ever appended.
@@ -243,6 +246,8 @@ struct Handle {
     /// The process the queue belongs to, checked on every call without a lock.
     queue_pid: AtomicU32,
     listeners: Mutex<BTreeMap<u64, Arc<Gate>>>,
+    /// Alerts for the program's callable notifiers, read by upwatch_next_alert.
+    alerts: Arc<AlertQueue>,
 }
 
 impl Handle {
@@ -395,6 +400,156 @@ unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
 
 // ---------------------------------------------------------------------------------------
+// Callable notifiers, pull-based
+
+/// The answer a callable notifier's delivery waits for.
+type Answer = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// One alert handed to the program and not answered yet.
+struct Offered {
+    notifier: String,
+    alert: Arc<Alert>,
+    answer: Answer,
+}
+
+#[derive(Default)]
+struct Offers {
+    /// The process they belong to: a forked child starts with none of its parent's.
+    pid: u32,
+    next_id: u64,
+    /// Not taken by upwatch_next_alert yet, oldest first.
+    waiting: VecDeque<(u64, Offered)>,
+    /// Taken, waiting for upwatch_alert_done.
+    taken: HashMap<u64, Answer>,
+    closed: bool,
+}
+
+/// The queue between the engine's outbox and a program that cannot be called from the
+/// engine's threads (PHP FFI callbacks are not thread-safe): a callable notifier's function
+/// offers each alert here and waits for the program's answer; the core's notifier timeout
+/// bounds the wait (no answer in time is a failed attempt, "timeout", retried by the outbox).
+#[derive(Default)]
+struct AlertQueue {
+    offers: Mutex<Offers>,
+    changed: Condvar,
+}
+
+impl AlertQueue {
+    fn offers(&self) -> MutexGuard<'_, Offers> {
+        let mut o = lock(&self.offers);
+        let pid = std::process::id();
+        if o.pid != pid {
+            // The parent's deliveries are not ours; their wakers belong to its runtime.
+            std::mem::forget(std::mem::take(&mut o.waiting));
+            std::mem::forget(std::mem::take(&mut o.taken));
+            o.pid = pid;
+        }
+        o
+    }
+
+    fn offer(&self, notifier: &str, alert: Arc<Alert>, answer: Answer) -> u64 {
+        let mut o = self.offers();
+        o.next_id += 1;
+        let id = o.next_id;
+        o.waiting.push_back((
+            id,
+            Offered {
+                notifier: notifier.to_string(),
+                alert,
+                answer,
+            },
+        ));
+        drop(o);
+        self.changed.notify_all();
+        id
+    }
+
+    /// Forgets a delivery whose attempt ended (answered, or given up by the core's timeout).
+    fn forget(&self, id: u64) {
+        let mut o = self.offers();
+        o.waiting.retain(|(i, _)| *i != id);
+        o.taken.remove(&id);
+    }
+
+    fn close(&self) {
+        self.offers().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// The oldest waiting alert (of `notifier` when given), waiting up to `timeout`
+    /// (`None`: until one comes or the queue closes): its delivery id, notifier and alert.
+    /// Its answer then waits in `taken`, moved there under the same lock, so a timeout
+    /// between the two cannot leave it behind.
+    fn take(
+        &self,
+        notifier: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<(u64, String, Arc<Alert>)>, Fail> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut o = self.offers();
+        loop {
+            if o.closed {
+                return Err(EmbedError::Closed.into());
+            }
+            let at = o
+                .waiting
+                .iter()
+                .position(|(_, x)| notifier.is_none_or(|n| n == x.notifier));
+            if let Some((id, offered)) = at.and_then(|i| o.waiting.remove(i)) {
+                o.taken.insert(id, offered.answer);
+                return Ok(Some((id, offered.notifier, offered.alert)));
+            }
+            o = match deadline {
+                None => self.changed.wait(o).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    self.changed.wait_timeout(o, left).unwrap_or_else(|p| p.into_inner()).0
+                }
+            };
+        }
+    }
+
+    /// The function of callable notifier `name`: offers each alert, awaits the answer.
+    fn function(self: &Arc<Self>, name: &str) -> NotifierFn {
+        let (queue, name) = (Arc::downgrade(self), name.to_string());
+        monitor_core::alerts::deliver::notifier_function(move |alert| {
+            let (queue, name) = (queue.clone(), name.clone());
+            async move {
+                let Some(q) = queue.upgrade() else {
+                    return Err("the handle was freed".to_string());
+                };
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let id = q.offer(&name, alert, tx);
+                // Dropped when the attempt ends, answered or not (the core drops this
+                // future when the notifier's timeout passes): the offer is withdrawn.
+                let _withdraw = Withdraw(Arc::downgrade(&q), id);
+                drop(q);
+                rx.await
+                    .unwrap_or_else(|_| Err("the program dropped the alert unanswered".to_string()))
+            }
+        })
+    }
+}
+
+struct Withdraw(std::sync::Weak<AlertQueue>, u64);
+
+impl Drop for Withdraw {
+    fn drop(&mut self) {
+        if let Some(q) = self.0.upgrade() {
+            q.forget(self.1);
+        }
+    }
+}
+
+/// Whether a notifier spec is of kind `callable` (the core validates the rest).
+fn is_callable(spec: &Value) -> bool {
+    spec.get("kind").and_then(Value::as_str).map(str::trim) == Some(NotifierKind::Callable.as_str())
+}
+
+// ---------------------------------------------------------------------------------------
 // Errors, strings
 
 /// The message of the calling thread's last failed call, or NULL when none failed yet.
@@ -488,11 +643,19 @@ pub extern "C" fn upwatch_test_panic() -> upwatch_result {
 // Life cycle
 
 fn adopt(engine: Embedded, out: *mut *mut upwatch_monitor) -> Result<(), Fail> {
+    let alerts = Arc::new(AlertQueue::default());
+    // The config's callable notifiers are served by the program through upwatch_next_alert.
+    for n in &engine.config().spec.notifiers {
+        if n.kind == NotifierKind::Callable {
+            engine.set_notifier_function(&n.name, alerts.function(&n.name))?;
+        }
+    }
     let handle = Arc::new(Handle {
         engine,
         queue: Mutex::new(None),
         queue_pid: AtomicU32::new(0),
         listeners: Mutex::new(BTreeMap::new()),
+        alerts,
     });
     // The queue listens from the start, so no event between upwatch_new and the first
     // upwatch_next_event is lost (it holds the latest events; a reader far behind skips).
@@ -549,6 +712,7 @@ pub extern "C" fn upwatch_shutdown(m: *mut upwatch_monitor, grace_ms: u32) -> up
     guard(|| {
         let h = handle(m)?;
         h.engine.close_within(Duration::from_millis(grace_ms.into()));
+        h.alerts.close();
         Ok(())
     })
 }
@@ -569,6 +733,7 @@ pub extern "C" fn upwatch_free(m: *mut upwatch_monitor) -> upwatch_result {
         };
         h.close_listeners();
         h.engine.close();
+        h.alerts.close();
         Ok(())
     })
 }
@@ -847,6 +1012,283 @@ pub extern "C" fn upwatch_info(m: *mut upwatch_monitor, out_json: *mut *mut c_ch
             out_json,
             &json!({ "shared": e.is_shared()?, "runs_checks": e.runs_checks()?, "started": e.is_started() }),
         )
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Alerting
+
+/// Writes `value` to `*out` when `out` is not NULL.
+fn put_bool(out: *mut bool, value: bool) {
+    if !out.is_null() {
+        // SAFETY: checked non-NULL; the caller passes a writable pointer.
+        unsafe { *out = value };
+    }
+}
+
+/// Adds a notifier (the `[[notifiers]]` shape: `{"name", "kind": "webhook" | "slack" |
+/// "discord" | "teams" | "callable", "url", "secret", "headers", "timeout", "max_attempts",
+/// "backoff", "max_backoff"}`), or replaces the one of the same name. A `callable` notifier
+/// is served by the program: read its alerts with upwatch_next_alert and answer each with
+/// upwatch_alert_done (callable notifiers of the config passed to upwatch_new are served
+/// the same way).
+#[no_mangle]
+pub extern "C" fn upwatch_add_notifier(m: *mut upwatch_monitor, spec_json: *const c_char) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        text(spec_json, "spec_json")?;
+        let spec = json_arg(spec_json, "spec_json")?;
+        let function = is_callable(&spec).then(|| {
+            let name = spec.get("name").and_then(Value::as_str).unwrap_or_default();
+            h.alerts.function(name)
+        });
+        Ok(h.engine.add_notifier(spec, function)?)
+    })
+}
+
+/// Removes a notifier; `*out_removed` (when not NULL) tells whether it existed.
+#[no_mangle]
+pub extern "C" fn upwatch_remove_notifier(
+    m: *mut upwatch_monitor,
+    name: *const c_char,
+    out_removed: *mut bool,
+) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        let name = text(name, "name")?;
+        put_bool(out_removed, h.engine.remove_notifier(name)?);
+        Ok(())
+    })
+}
+
+/// Adds an alert rule (the `[[alerts]]` shape: `{"name", "on": ["down", "resolved"],
+/// "checks", "services", "tags", "for": "2m", "severity", "notify": [...], "repeat": "1h",
+/// "send_resolved"}`), or replaces the one of the same name. Its `notify` names must be
+/// notifiers already added (UPWATCH_INVALID_SPEC, path `notify[0]`).
+#[no_mangle]
+pub extern "C" fn upwatch_add_alert(m: *mut upwatch_monitor, rule_json: *const c_char) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        text(rule_json, "rule_json")?;
+        Ok(h.engine.add_alert(json_arg(rule_json, "rule_json")?)?)
+    })
+}
+
+/// Removes an alert rule; `*out_removed` (when not NULL) tells whether it existed.
+#[no_mangle]
+pub extern "C" fn upwatch_remove_alert(
+    m: *mut upwatch_monitor,
+    name: *const c_char,
+    out_removed: *mut bool,
+) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        let name = text(name, "name")?;
+        put_bool(out_removed, h.engine.remove_alert(name)?);
+        Ok(())
+    })
+}
+
+/// Adds a maintenance window (the `[[maintenance]]` shape: `{"name", "checks" / "services" /
+/// "tags", "from", "to"}` once, or `{"weekdays": ["mon"], "start": "02:00", "end": "02:30",
+/// "timezone": "Europe/Paris"}` every week), or replaces the one of the same name. Checks
+/// still run and are stored; their alerts are held back.
+#[no_mangle]
+pub extern "C" fn upwatch_add_maintenance(m: *mut upwatch_monitor, window_json: *const c_char) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        text(window_json, "window_json")?;
+        Ok(h.engine.add_maintenance(json_arg(window_json, "window_json")?)?)
+    })
+}
+
+/// Removes a maintenance window; `*out_removed` (when not NULL) tells whether it existed.
+#[no_mangle]
+pub extern "C" fn upwatch_remove_maintenance(
+    m: *mut upwatch_monitor,
+    name: *const c_char,
+    out_removed: *mut bool,
+) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        let name = text(name, "name")?;
+        put_bool(out_removed, h.engine.remove_maintenance(name)?);
+        Ok(())
+    })
+}
+
+/// Holds back alerts about a check, or a service's checks, for `duration` ("30m"; "0s" ends
+/// the mute). They still run and are stored.
+#[no_mangle]
+pub extern "C" fn upwatch_mute(
+    m: *mut upwatch_monitor,
+    target: *const c_char,
+    duration: *const c_char,
+) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        let target = text(target, "target")?;
+        let duration = text(duration, "duration")?;
+        Ok(h.engine.mute(target, duration)?)
+    })
+}
+
+/// Ends a mute.
+#[no_mangle]
+pub extern "C" fn upwatch_unmute(m: *mut upwatch_monitor, target: *const c_char) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        let target = text(target, "target")?;
+        Ok(h.engine.mute(target, "0s")?)
+    })
+}
+
+/// The alerting set-up in force, as JSON: `{"notifiers": [...], "rules": [...],
+/// "maintenance": [... with "active"], "mutes": [...]}`. No notifier's URL, secret or header.
+#[no_mangle]
+pub extern "C" fn upwatch_alerting(m: *mut upwatch_monitor, out_json: *mut *mut c_char) -> upwatch_result {
+    guard(|| {
+        out_ptr(out_json, "out_json")?;
+        let h = handle(m)?;
+        put_json(out_json, &h.engine.alerting()?)
+    })
+}
+
+/// Alerts waiting in this process's outbox, oldest first, as a JSON array of
+/// `{"notifier", "alert", "failed_attempts", "next_attempt_in_ms"}`.
+#[no_mangle]
+pub extern "C" fn upwatch_pending_alerts(m: *mut upwatch_monitor, out_json: *mut *mut c_char) -> upwatch_result {
+    guard(|| {
+        out_ptr(out_json, "out_json")?;
+        let h = handle(m)?;
+        put_json(out_json, &h.engine.pending_alerts()?)
+    })
+}
+
+/// A page of incidents (a check down until it is back up), newest first, for the checks
+/// matching `query_json` (the query shape of upwatch_history; NULL: all):
+/// `*out_json` is `{"items": [{"id", "check", "started", "ended", "duration_ms", "open",
+/// "first_error", "last_error", "changes"}], "next_cursor": ...}`.
+#[no_mangle]
+pub extern "C" fn upwatch_incidents(
+    m: *mut upwatch_monitor,
+    query_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> upwatch_result {
+    guard(|| {
+        out_ptr(out_json, "out_json")?;
+        let h = handle(m)?;
+        let q = json_arg(query_json, "query_json")?;
+        put_json(out_json, &h.engine.wait(h.engine.incidents(&q))?)
+    })
+}
+
+/// Incidents, downtime, MTTR and MTBF per check over `window` (NULL: "30d") for the checks
+/// matching `query_json` (NULL: all), as a JSON array.
+#[no_mangle]
+pub extern "C" fn upwatch_incident_stats(
+    m: *mut upwatch_monitor,
+    query_json: *const c_char,
+    window: *const c_char,
+    out_json: *mut *mut c_char,
+) -> upwatch_result {
+    guard(|| {
+        out_ptr(out_json, "out_json")?;
+        let h = handle(m)?;
+        let q = json_arg(query_json, "query_json")?;
+        let window = opt_text(window, "window")?.unwrap_or("30d");
+        put_json(out_json, &h.engine.wait(h.engine.incident_stats(&q, window))?)
+    })
+}
+
+/// What a `ready` endpoint answers, as JSON: `{"ready": true, "services": {"api": "up"}}`,
+/// ready unless one of `services_json` (`["api"]`, `"api"`; NULL: every declared service) is
+/// down; a service without a status yet is "unknown".
+#[no_mangle]
+pub extern "C" fn upwatch_readiness(
+    m: *mut upwatch_monitor,
+    services_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> upwatch_result {
+    guard(|| {
+        out_ptr(out_json, "out_json")?;
+        let h = handle(m)?;
+        let services = names(json_arg(services_json, "services_json")?, "services_json")?;
+        put_json(out_json, &h.engine.readiness(services.as_deref())?)
+    })
+}
+
+/// The next alert for the program's callable notifiers (of `notifier` only, when not NULL),
+/// waiting up to `timeout_ms` (0: only look; negative: until one comes). UPWATCH_OK with
+/// `*out_json` set to `{"delivery_id": 7, "notifier": "pager", "alert": {...}}` (the alert in
+/// the `alert_fired` event's shape), UPWATCH_TIMEOUT with `*out_json` NULL when none came in
+/// time, UPWATCH_CLOSED once the monitor is shut down.
+///
+/// Answer each alert with upwatch_alert_done within the notifier's `timeout` (default 10s):
+/// no answer in time is a failed attempt ("timeout"), retried by the outbox with backoff.
+/// Only the process that sends alerts (the lease holder on a shared database) gets any.
+#[no_mangle]
+pub extern "C" fn upwatch_next_alert(
+    m: *mut upwatch_monitor,
+    notifier: *const c_char,
+    timeout_ms: i64,
+    out_json: *mut *mut c_char,
+) -> upwatch_result {
+    guard(|| {
+        out_ptr(out_json, "out_json")?;
+        let h = handle(m)?;
+        let notifier = opt_text(notifier, "notifier")?;
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        let Some((id, notifier, alert)) = h.alerts.take(notifier, timeout)? else {
+            return Err(Fail::new(
+                UPWATCH_TIMEOUT,
+                "timeout",
+                format!("no alert within {timeout_ms} ms"),
+            ));
+        };
+        put_json(
+            out_json,
+            &json!({ "delivery_id": id, "notifier": notifier, "alert": &*alert }),
+        )
+    })
+}
+
+/// Answers an alert read with upwatch_next_alert: `ok` true when it was delivered; false for
+/// a failed attempt (retried with the notifier's backoff), described by `error` (NULL:
+/// "failed"), which shows in the `alert_delivery_failed` event and status().alerts. A
+/// delivery that was answered already, or whose notifier's timeout passed, is
+/// UPWATCH_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn upwatch_alert_done(
+    m: *mut upwatch_monitor,
+    delivery_id: u64,
+    ok: bool,
+    error: *const c_char,
+) -> upwatch_result {
+    guard(|| {
+        let h = handle(m)?;
+        let error = opt_text(error, "error")?;
+        let Some(answer) = h.alerts.offers().taken.remove(&delivery_id) else {
+            return Err(Fail::argument(
+                "delivery_id",
+                format!(
+                    "delivery {delivery_id} is not waiting for an answer (answered already, its notifier's \
+                     timeout passed, or it was never handed out)"
+                ),
+            ));
+        };
+        let outcome = if ok {
+            Ok(())
+        } else {
+            Err(error.filter(|e| !e.trim().is_empty()).unwrap_or("failed").to_string())
+        };
+        // A send error means the attempt ended (timeout) just now: the answer is too late.
+        answer.send(outcome).map_err(|_| {
+            Fail::argument(
+                "delivery_id",
+                format!("delivery {delivery_id}: the notifier's timeout passed before the answer"),
+            )
+        })
     })
 }
 

@@ -100,6 +100,41 @@ static int server_port;
 static pthread_t server_thread;
 static atomic_int server_requests;
 
+static atomic_int toggle_up = 1;
+/* What the webhook path received last (headers and body), under hook_lock. */
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static char hook_request[8192];
+static atomic_int hook_posts;
+
+/* Reads one request: the head, then as much body as Content-Length says (bounded). */
+static ssize_t read_request(int c, char *buf, size_t size) {
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = recv(c, buf + got, size - 1 - got, 0);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+        buf[got] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end == NULL) {
+            if (got >= size - 1) {
+                break;
+            }
+            continue;
+        }
+        size_t want = 0;
+        const char *cl = strcasestr(buf, "\r\nContent-Length:");
+        if (cl != NULL && cl < end) {
+            want = strtoul(cl + 17, NULL, 10);
+        }
+        if ((size_t)(end + 4 - buf) + want <= got || got >= size - 1) {
+            break;
+        }
+    }
+    return (ssize_t)got;
+}
+
 static void *serve(void *arg) {
     (void)arg;
     for (;;) {
@@ -107,16 +142,22 @@ static void *serve(void *arg) {
         if (c < 0) {
             return NULL; /* the listening socket was shut down */
         }
-        char buf[2048];
-        ssize_t n = recv(c, buf, sizeof buf - 1, 0);
+        char buf[8192];
+        ssize_t n = read_request(c, buf, sizeof buf);
         if (n > 0) {
-            buf[n] = '\0';
             atomic_fetch_add(&server_requests, 1);
             int code = 200;
             const char *body = "ok";
             if (strncmp(buf, "GET /status/500 ", 16) == 0) {
                 code = 500;
                 body = "broken";
+            } else if (strncmp(buf, "GET /toggle ", 12) == 0) {
+                code = atomic_load(&toggle_up) ? 200 : 503;
+            } else if (strncmp(buf, "POST /hook-7f3a ", 16) == 0) {
+                pthread_mutex_lock(&hook_lock);
+                snprintf(hook_request, sizeof hook_request, "%s", buf);
+                pthread_mutex_unlock(&hook_lock);
+                atomic_fetch_add(&hook_posts, 1);
             } else if (strncmp(buf, "GET /health ", 12) != 0) {
                 code = 404;
                 body = "not found";
@@ -189,6 +230,13 @@ static void test_null_and_freed_handles_are_refused(void) {
     CHECK_RC(upwatch_on_event(m, NULL, NULL, NULL, NULL), UPWATCH_NULL_ARGUMENT);
     CHECK_RC(upwatch_register_callable(m, "{\"name\":\"c\",\"kind\":\"callable\"}", NULL, NULL),
              UPWATCH_NULL_ARGUMENT);
+    CHECK_RC(upwatch_add_notifier(m, NULL), UPWATCH_NULL_ARGUMENT);
+    CHECK_RC(upwatch_add_alert(m, NULL), UPWATCH_NULL_ARGUMENT);
+    CHECK_RC(upwatch_add_maintenance(m, NULL), UPWATCH_NULL_ARGUMENT);
+    CHECK_RC(upwatch_mute(m, "x", NULL), UPWATCH_NULL_ARGUMENT);
+    CHECK_RC(upwatch_mute(m, NULL, "1m"), UPWATCH_NULL_ARGUMENT);
+    CHECK_RC(upwatch_alerting(m, NULL), UPWATCH_NULL_ARGUMENT);
+    CHECK_RC(upwatch_next_alert(m, NULL, 0, NULL), UPWATCH_NULL_ARGUMENT);
     CHECK_RC(upwatch_free(m), UPWATCH_OK);
 
     /* Every function refuses the freed handle. */
@@ -212,6 +260,21 @@ static void test_null_and_freed_handles_are_refused(void) {
     CHECK_RC(upwatch_info(m, &out), UPWATCH_INVALID_HANDLE);
     CHECK_RC(upwatch_next_event(m, 0, &out), UPWATCH_INVALID_HANDLE);
     CHECK_RC(upwatch_off_event(m, 1), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_add_notifier(m, "{}"), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_remove_notifier(m, "x", NULL), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_add_alert(m, "{}"), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_remove_alert(m, "x", NULL), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_add_maintenance(m, "{}"), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_remove_maintenance(m, "x", NULL), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_mute(m, "x", "1m"), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_unmute(m, "x"), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_alerting(m, &out), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_pending_alerts(m, &out), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_incidents(m, NULL, &out), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_incident_stats(m, NULL, NULL, &out), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_readiness(m, NULL, &out), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_next_alert(m, NULL, 0, &out), UPWATCH_INVALID_HANDLE);
+    CHECK_RC(upwatch_alert_done(m, 1, true, NULL), UPWATCH_INVALID_HANDLE);
     CHECK(out == NULL);
 
     /* A newer handle never takes the place of a freed one. */
@@ -552,6 +615,282 @@ static void test_the_event_queue(void) {
     CHECK_RC(upwatch_free(m), UPWATCH_OK);
 }
 
+/* ---------------------------------------------------------------- alerting */
+
+/* The delivery id in upwatch_next_alert's JSON. */
+static uint64_t delivery_id(const char *json) {
+    const char *at = json ? strstr(json, "\"delivery_id\":") : NULL;
+    return at ? strtoull(at + 14, NULL, 10) : 0;
+}
+
+/* Reads the event queue until an event contains both `a` and `b` (up to ~20 s). */
+static int saw_event(upwatch_monitor *m, const char *a, const char *b) {
+    char *ev = NULL;
+    for (int i = 0; i < 20; i++) {
+        int rc = upwatch_next_event(m, 1000, &ev);
+        if (rc == UPWATCH_OK) {
+            int found = contains(ev, a) && contains(ev, b);
+            upwatch_string_free(ev);
+            ev = NULL;
+            if (found) {
+                return 1;
+            }
+            i--; /* an event came: it does not count against the time */
+        } else if (rc != UPWATCH_TIMEOUT) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static void test_alerts_reach_a_program_that_polls(void) {
+    char config[1024], spec[512];
+    snprintf(config, sizeof config,
+             "{\"host_interval\": \"off\", \"services\": [{\"name\": \"shop\"}],"
+             " \"checks\": [{\"name\": \"api\", \"service\": \"shop\", \"kind\": \"http\","
+             " \"url\": \"http://127.0.0.1:%d/toggle\", \"interval\": \"1h\"}],"
+             " \"notifiers\": [{\"name\": \"from-config\", \"kind\": \"callable\"}]}",
+             server_port);
+    atomic_store(&toggle_up, 1);
+    upwatch_monitor *m = NULL;
+    CHECK_RC(upwatch_new(config, &m), UPWATCH_OK);
+    CHECK_RC(upwatch_add_notifier(m, "{\"name\": \"pager\", \"kind\": \"callable\", \"timeout\": \"20s\","
+                                     " \"backoff\": \"50ms\", \"max_attempts\": 5}"),
+             UPWATCH_OK);
+    snprintf(spec, sizeof spec,
+             "{\"name\": \"hook\", \"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/hook-7f3a\","
+             " \"secret\": \"s3cret-value\", \"headers\": {\"Authorization\": \"Bearer header-secret\"},"
+             " \"backoff\": \"50ms\"}",
+             server_port);
+    CHECK_RC(upwatch_add_notifier(m, spec), UPWATCH_OK);
+
+    /* Errors name their field. */
+    char *err = NULL;
+    CHECK_RC(upwatch_add_alert(m, "{\"name\": \"x\", \"notify\": [\"nobody\"]}"), UPWATCH_INVALID_SPEC);
+    CHECK_RC(upwatch_last_error_json(&err), UPWATCH_OK);
+    CHECK(contains(err, "\"path\":\"notify[0]\""));
+    upwatch_string_free(err);
+    CHECK_RC(upwatch_add_notifier(m, "{\"name\": \"hook2\", \"kind\": \"webhook\"}"), UPWATCH_INVALID_SPEC);
+    CHECK_RC(upwatch_add_notifier(m, "{\"name\": "), UPWATCH_INVALID_JSON);
+    CHECK_RC(upwatch_mute(m, "api", "a while"), UPWATCH_INVALID_ARGUMENT);
+    CHECK(contains(upwatch_last_error(), "duration"));
+
+    CHECK_RC(upwatch_add_alert(m, "{\"name\": \"api-down\", \"checks\": [\"api\"], \"for\": \"0s\","
+                                  " \"send_resolved\": true, \"notify\": [\"pager\", \"hook\", \"from-config\"]}"),
+             UPWATCH_OK);
+
+    /* The set-up, without the webhook's URL, secret or headers. */
+    char *out = NULL;
+    CHECK_RC(upwatch_alerting(m, &out), UPWATCH_OK);
+    CHECK(contains(out, "\"name\":\"pager\""));
+    CHECK(contains(out, "\"name\":\"from-config\",\"kind\":\"callable\",\"function\":true"));
+    CHECK(contains(out, "\"name\":\"api-down\""));
+    CHECK(!contains(out, "s3cret-value"));
+    CHECK(!contains(out, "header-secret"));
+    CHECK(!contains(out, "hook-7f3a"));
+    upwatch_string_free(out);
+
+    CHECK_RC(upwatch_start(m), UPWATCH_OK);
+    CHECK_RC(upwatch_run_now(m, "\"api\"", &out), UPWATCH_OK);
+    CHECK(contains(out, "\"status\":\"up\""));
+    upwatch_string_free(out);
+    atomic_store(&toggle_up, 0);
+    CHECK_RC(upwatch_run_now(m, "\"api\"", &out), UPWATCH_OK);
+    CHECK(contains(out, "\"status\":\"down\""));
+    upwatch_string_free(out);
+
+    /* The first attempt fails (the program says so), the retry is answered ok. */
+    char *alert = NULL;
+    CHECK_RC(upwatch_next_alert(m, "pager", 20000, &alert), UPWATCH_OK);
+    CHECK(contains(alert, "\"notifier\":\"pager\""));
+    CHECK(contains(alert, "\"rule\":\"api-down\""));
+    CHECK(contains(alert, "\"check\":\"api\""));
+    CHECK(contains(alert, "\"kind\":\"down\""));
+    uint64_t first = delivery_id(alert);
+    CHECK(first > 0);
+    upwatch_string_free(alert);
+    alert = NULL;
+    CHECK_RC(upwatch_alert_done(m, first, false, "pager offline"), UPWATCH_OK);
+    CHECK_RC(upwatch_alert_done(m, first, true, NULL), UPWATCH_INVALID_ARGUMENT); /* answered once */
+    CHECK(contains(upwatch_last_error(), "not waiting"));
+    CHECK(saw_event(m, "\"event\":\"alert_delivery_failed\"", "pager offline"));
+    CHECK_RC(upwatch_next_alert(m, "pager", 20000, &alert), UPWATCH_OK);
+    CHECK(contains(alert, "\"kind\":\"down\""));
+    uint64_t retry = delivery_id(alert);
+    CHECK(retry != first && retry > 0);
+    upwatch_string_free(alert);
+    alert = NULL;
+    CHECK_RC(upwatch_alert_done(m, retry, true, NULL), UPWATCH_OK);
+    CHECK(saw_event(m, "\"event\":\"alert_delivered\"", "\"notifier\":\"pager\",\"attempts\":2"));
+
+    /* The config's callable notifier is served the same way. */
+    CHECK_RC(upwatch_next_alert(m, "from-config", 20000, &alert), UPWATCH_OK);
+    CHECK(contains(alert, "\"notifier\":\"from-config\""));
+    CHECK_RC(upwatch_alert_done(m, delivery_id(alert), true, NULL), UPWATCH_OK);
+    upwatch_string_free(alert);
+    alert = NULL;
+
+    /* The webhook received the alert_fired event, signed. */
+    for (int i = 0; i < 2000 && atomic_load(&hook_posts) == 0; i++) {
+        sleep_ms(10);
+    }
+    pthread_mutex_lock(&hook_lock);
+    CHECK(contains(hook_request, "\"event\":\"alert_fired\""));
+    CHECK(contains(hook_request, "\"check\":\"api\""));
+    CHECK(strcasestr(hook_request, "\r\nx-upwatch-signature: sha256=") != NULL);
+    CHECK(strcasestr(hook_request, "\r\nauthorization: Bearer header-secret") != NULL);
+    pthread_mutex_unlock(&hook_lock);
+
+    CHECK_RC(upwatch_status(m, &out), UPWATCH_OK);
+    CHECK(contains(out, "\"attempts_failed\":1,"));
+    CHECK(contains(out, "\"error\":\"function failed: pager offline\""));
+    upwatch_string_free(out);
+    CHECK_RC(upwatch_pending_alerts(m, &out), UPWATCH_OK);
+    CHECK(contains(out, "[")); /* a JSON array (the webhook's may still be on its way) */
+    upwatch_string_free(out);
+
+    /* Back up: the resolved alerts, then one resolved incident with its duration. */
+    atomic_store(&toggle_up, 1);
+    CHECK_RC(upwatch_run_now(m, "\"api\"", NULL), UPWATCH_OK);
+    int resolved = 0;
+    for (int i = 0; i < 4 && resolved < 2; i++) {
+        if (upwatch_next_alert(m, NULL, 20000, &alert) != UPWATCH_OK) {
+            break;
+        }
+        resolved += contains(alert, "\"kind\":\"resolved\"");
+        CHECK_RC(upwatch_alert_done(m, delivery_id(alert), true, NULL), UPWATCH_OK);
+        upwatch_string_free(alert);
+        alert = NULL;
+    }
+    CHECK(resolved == 2); /* pager and from-config */
+    for (int i = 0; i < 500; i++) {
+        CHECK_RC(upwatch_incidents(m, "{\"check\": \"api\"}", &out), UPWATCH_OK);
+        if (contains(out, "\"open\":false")) {
+            break;
+        }
+        upwatch_string_free(out);
+        out = NULL;
+        sleep_ms(20);
+    }
+    CHECK(contains(out, "\"check\":\"api\""));
+    CHECK(contains(out, "\"open\":false"));
+    CHECK(contains(out, "\"duration_ms\":"));
+    CHECK(contains(out, "\"next_cursor\":null"));
+    upwatch_string_free(out);
+    CHECK_RC(upwatch_incident_stats(m, "{\"check\": \"api\"}", "1h", &out), UPWATCH_OK);
+    CHECK(contains(out, "\"check\":\"api\",\"incidents\":1,"));
+    upwatch_string_free(out);
+    CHECK_RC(upwatch_incident_stats(m, NULL, "forever", &out), UPWATCH_INVALID_ARGUMENT);
+    CHECK(contains(upwatch_last_error(), "window"));
+    CHECK_RC(upwatch_incidents(m, "{\"limit\": 0}", &out), UPWATCH_INVALID_ARGUMENT);
+
+    CHECK_RC(upwatch_readiness(m, NULL, &out), UPWATCH_OK);
+    CHECK(contains(out, "{\"ready\":true,\"services\":{\"shop\":\"up\"}}"));
+    upwatch_string_free(out);
+    CHECK_RC(upwatch_readiness(m, "[\"shop\", \"ghost\"]", &out), UPWATCH_OK);
+    CHECK(contains(out, "\"ghost\":\"unknown\""));
+    upwatch_string_free(out);
+    CHECK_RC(upwatch_readiness(m, "{\"a\": 1}", &out), UPWATCH_INVALID_ARGUMENT);
+
+    bool removed = false;
+    CHECK_RC(upwatch_remove_alert(m, "api-down", &removed), UPWATCH_OK);
+    CHECK(removed);
+    CHECK_RC(upwatch_remove_alert(m, "api-down", &removed), UPWATCH_OK);
+    CHECK(!removed);
+    CHECK_RC(upwatch_remove_notifier(m, "hook", &removed), UPWATCH_OK);
+    CHECK(removed);
+    CHECK_RC(upwatch_remove_notifier(m, "hook", NULL), UPWATCH_OK);
+    CHECK_RC(upwatch_free(m), UPWATCH_OK);
+}
+
+struct blocked_read {
+    upwatch_monitor *m;
+    int rc;
+};
+
+static void *read_alert_forever(void *arg) {
+    struct blocked_read *r = arg;
+    char *out = NULL;
+    r->rc = upwatch_next_alert(r->m, NULL, -1, &out);
+    upwatch_string_free(out);
+    return NULL;
+}
+
+static void test_unanswered_alerts_time_out_and_mutes_hold_them(void) {
+    upwatch_monitor *m = NULL;
+    CHECK_RC(upwatch_new("{\"host_interval\": \"off\","
+                         " \"checks\": [{\"name\": \"beat\", \"kind\": \"push\", \"interval\": \"1h\"},"
+                         "              {\"name\": \"quiet\", \"kind\": \"push\", \"interval\": \"1h\"}]}",
+                         &m),
+             UPWATCH_OK);
+    CHECK_RC(upwatch_add_notifier(m, "{\"name\": \"slow\", \"kind\": \"callable\", \"timeout\": \"300ms\","
+                                     " \"max_attempts\": 1}"),
+             UPWATCH_OK);
+    CHECK_RC(upwatch_add_alert(m, "{\"name\": \"any\", \"for\": \"0s\", \"notify\": [\"slow\"]}"), UPWATCH_OK);
+    CHECK_RC(upwatch_start(m), UPWATCH_OK);
+    char *out = NULL;
+    CHECK_RC(upwatch_next_alert(m, NULL, 0, &out), UPWATCH_TIMEOUT);
+    CHECK(out == NULL);
+
+    /* Taken but never answered: the notifier's timeout makes it a failed attempt. */
+    CHECK_RC(upwatch_push(m, "beat", false, "missed", NULL), UPWATCH_OK);
+    char *alert = NULL;
+    CHECK_RC(upwatch_next_alert(m, "slow", 20000, &alert), UPWATCH_OK);
+    uint64_t id = delivery_id(alert);
+    upwatch_string_free(alert);
+    alert = NULL;
+    CHECK(saw_event(m, "\"event\":\"alert_delivery_failed\"", "\"error\":\"timeout\",\"gave_up\":true"));
+    CHECK_RC(upwatch_alert_done(m, id, true, NULL), UPWATCH_INVALID_ARGUMENT); /* too late */
+
+    /* A muted check's alert is held back: nothing to read. */
+    CHECK_RC(upwatch_mute(m, "quiet", "30m"), UPWATCH_OK);
+    CHECK_RC(upwatch_alerting(m, &out), UPWATCH_OK);
+    CHECK(contains(out, "\"mutes\":[{\"target\":\"quiet\""));
+    upwatch_string_free(out);
+    CHECK_RC(upwatch_push(m, "quiet", false, "muted", NULL), UPWATCH_OK);
+    int held = 0;
+    for (int i = 0; i < 500 && !held; i++) {
+        CHECK_RC(upwatch_status(m, &out), UPWATCH_OK);
+        held = contains(out, "\"held\":1,");
+        upwatch_string_free(out);
+        out = NULL;
+        sleep_ms(10);
+    }
+    CHECK(held);
+    CHECK_RC(upwatch_next_alert(m, NULL, 300, &alert), UPWATCH_TIMEOUT);
+    CHECK_RC(upwatch_unmute(m, "quiet"), UPWATCH_OK);
+    CHECK_RC(upwatch_alerting(m, &out), UPWATCH_OK);
+    CHECK(contains(out, "\"mutes\":[]"));
+    upwatch_string_free(out);
+
+    /* Maintenance windows: added, shown with "active", removed. */
+    CHECK_RC(upwatch_add_maintenance(m, "{\"name\": \"always\", \"checks\": [\"beat\"],"
+                                        " \"from\": \"2000-01-01T00:00:00Z\", \"to\": \"2999-01-01T00:00:00Z\"}"),
+             UPWATCH_OK);
+    CHECK_RC(upwatch_add_maintenance(m, "{\"name\": \"nightly\", \"weekdays\": [\"sun\"], \"start\": \"02:00\","
+                                        " \"end\": \"02:30\", \"timezone\": \"Europe/Paris\"}"),
+             UPWATCH_OK);
+    CHECK_RC(upwatch_add_maintenance(m, "{\"name\": \"bad\", \"weekdays\": [\"someday\"]}"), UPWATCH_INVALID_SPEC);
+    CHECK_RC(upwatch_alerting(m, &out), UPWATCH_OK);
+    CHECK(contains(out, "\"active\":true"));
+    CHECK(contains(out, "\"timezone\":\"Europe/Paris\""));
+    upwatch_string_free(out);
+    bool removed = false;
+    CHECK_RC(upwatch_remove_maintenance(m, "always", &removed), UPWATCH_OK);
+    CHECK(removed);
+
+    /* A reader blocked without a timeout wakes up when the monitor shuts down. */
+    struct blocked_read r = {m, -1};
+    pthread_t t;
+    pthread_create(&t, NULL, read_alert_forever, &r);
+    sleep_ms(100);
+    CHECK_RC(upwatch_shutdown(m, 1000), UPWATCH_OK);
+    pthread_join(t, NULL);
+    CHECK(r.rc == UPWATCH_CLOSED);
+    CHECK_RC(upwatch_next_alert(m, NULL, -1, &alert), UPWATCH_CLOSED);
+    CHECK_RC(upwatch_free(m), UPWATCH_OK);
+}
+
 static void test_a_panic_stays_inside(void) {
     CHECK_RC(upwatch_test_panic(), UPWATCH_PANIC);
     CHECK(contains(upwatch_last_error(), "upwatch_test_panic was called"));
@@ -700,6 +1039,8 @@ int main(void) {
     run("callable checks call C", test_callable_checks_call_c);
     run("event callbacks", test_event_callbacks);
     run("the event queue", test_the_event_queue);
+    run("alerts reach a program that polls", test_alerts_reach_a_program_that_polls);
+    run("unanswered alerts time out, mutes hold them", test_unanswered_alerts_time_out_and_mutes_hold_them);
     run("a panic stays inside", test_a_panic_stays_inside);
     run("the last error is per thread", test_the_last_error_is_per_thread);
     run("a forked child uses the handle", test_a_forked_child_uses_the_handle);

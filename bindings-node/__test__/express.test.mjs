@@ -67,6 +67,19 @@ test('the Express example answers over real HTTP', async (t) => {
   assert.deepEqual(await notReady.json(), { ready: false, services: { shop: 'down' } })
   await fetch(ex.base + '/checkout', { method: 'POST' })
   await until(async () => (await get('/upwatch/ready')).status === 200, 5000, 'ready to answer 200 again')
+  // The example's JS notifier got the alert; the incident is listed once resolved.
+  await until(() => /upwatch alert: \[critical\] down checkout/.test(ex.output()), 5000, 'the alert in the log')
+  const incidents = await until(async () => {
+    const page = await (await get('/upwatch/incidents?check=checkout')).json()
+    return page.items?.some((i) => !i.open) ? page : null
+  }, 10000, 'a resolved checkout incident')
+  assert.equal(incidents.items[0].check, 'checkout')
+  assert.ok('next_cursor' in incidents)
+  const alerts = await (await get('/upwatch/alerts')).json()
+  assert.ok(alerts.status.fired >= 1)
+  assert.deepEqual(alerts.alerting.notifiers.map((n) => n.name), ['log'])
+  assert.deepEqual(alerts.pending, [])
+  assert.equal((await get('/upwatch/incidents?limit=0')).status, 400)
   const down = await (await fetch(ex.base + '/database/down', { method: 'POST' })).json()
   assert.equal(down.status, 'down')
   assert.match(down.error.message, /orders database unreachable/)
@@ -126,6 +139,51 @@ test('the router: auth is required, repeatable and comma-list filters, async aut
   const closed = await fetch(base + '/open/status')
   assert.equal(closed.status, 503)
   assert.equal((await closed.json()).error.code, 'closed')
+})
+
+test('the router: incidents, alerts (no secrets) and ready from the core', async (t) => {
+  const m = new Monitor({ hostInterval: 'off', services: [{ name: 'a' }], checks: [
+    { name: 'x', kind: 'push', interval: '1h', service: 'a' },
+  ] })
+  t.after(() => m.close())
+  m.addNotifier({ name: 'hook', kind: 'webhook', url: 'http://127.0.0.1:9/hook-path-secret', secret: 'the-secret' })
+  m.addAlert({ name: 'x', checks: ['x'], for: '1h', notify: ['hook'] })
+  const app = express()
+  app.use('/u', upwatchRouter(m, { auth: false, readyServices: ['a', 'ghost'] }))
+  const server = await new Promise((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)) })
+  t.after(() => new Promise((r) => server.close(r)))
+  const base = `http://127.0.0.1:${server.address().port}/u`
+  await m.push('x', { ok: false })
+  await m.push('x', { ok: true })
+
+  const page = await until(async () => {
+    const p = await (await fetch(`${base}/incidents?check=x&status=up,down&since=1h`)).json()
+    return p.items?.length ? p : null
+  }, 10000, 'an incident of x')
+  assert.equal(page.items[0].check, 'x')
+  assert.equal(page.items[0].open, false)
+  assert.deepEqual(page, await m.incidents({ check: 'x', since: '1h' }))
+  assert.deepEqual((await (await fetch(`${base}/incidents?check=nobody`)).json()), { items: [], next_cursor: null })
+  const bad = await fetch(`${base}/incidents?limit=abc`)
+  assert.equal(bad.status, 400)
+  assert.equal((await bad.json()).error.field, 'limit')
+  assert.equal((await fetch(`${base}/incidents?since=whenever`)).status, 400)
+
+  const alerts = await fetch(`${base}/alerts`)
+  assert.equal(alerts.status, 200)
+  const text = await alerts.text()
+  assert.ok(!text.includes('the-secret') && !text.includes('hook-path-secret'), text)
+  const body = JSON.parse(text)
+  assert.deepEqual(Object.keys(body).sort(), ['alerting', 'pending', 'status'])
+  assert.deepEqual(body.status, m.status().alerts)
+  assert.deepEqual(body.alerting.rules.map((r) => r.name), ['x'])
+  assert.deepEqual(body.pending, [])
+
+  // Ready is the core's answer: an undeclared service is unknown and does not make it unready.
+  const ready = await fetch(`${base}/ready`)
+  assert.equal(ready.status, 200)
+  assert.deepEqual(await ready.json(), { ready: true, services: { a: 'up', ghost: 'unknown' } })
+  assert.deepEqual(m.readiness(['a', 'ghost']), { ready: true, services: { a: 'up', ghost: 'unknown' } })
 })
 
 test('the router filters history by repeated and comma-separated parameters', async (t) => {

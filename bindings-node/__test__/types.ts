@@ -1,6 +1,6 @@
 // Type-checked with `tsc --strict` (scripts/test.sh): the public types describe the API as it
 // is used. Not run; the behaviour is tested by the *.test.mjs files.
-import { Monitor, type CheckResult, type UpwatchError, type UpwatchEvent, type StatusSnapshot } from 'upwatch'
+import { Monitor, type Alert, type CheckResult, type UpwatchError, type UpwatchEvent, type StatusSnapshot } from 'upwatch'
 import { upwatchRouter } from 'upwatch/express'
 import express from 'express'
 
@@ -52,10 +52,32 @@ export async function usage(): Promise<void> {
     if (u.code === 'UPWATCH_SPEC') void u.problems?.map((p) => p.path)
   }
 
+  m.addNotifier({ name: 'hook', kind: 'webhook', url: 'https://hooks.example.com/x', secret: 's', maxAttempts: 5 })
+  m.addNotifier({ name: 'pager', kind: 'callable', backoff: '1s' }, async (alert: Alert) => {
+    if (alert.kind === 'down' && alert.severity === 'critical') void alert.error?.message
+  })
+  m.addNotifier({ name: 'sync', kind: 'callable' }, (alert) => void alert.check)
+  m.addAlert({ name: 'api', checks: ['api'], for: '2m', repeat: '1h', notify: ['hook', 'pager'], sendResolved: true })
+  m.addMaintenance({ name: 'nightly', weekdays: ['mon'], start: '02:00', end: '02:30', timezone: 'Europe/Paris' })
+  m.addMaintenance({ name: 'once', from: '2026-12-01T00:00:00Z', to: '2026-12-01T01:00:00Z' })
+  m.mute('api', '30m')
+  m.unmute('api')
+  const view = m.alerting()
+  const open: boolean = view.maintenance.some((w) => w.active) || view.notifiers.some((n) => n.function)
+  const waiting: number = m.pendingAlerts().length + m.status().alerts.queued
+  const incidents = await m.incidents({ check: 'api', since: '7d' })
+  const lasted: number | undefined = incidents.items[0]?.duration_ms
+  const [stats] = await m.incidentStats('api', '30d')
+  const mttr: number | null = stats ? stats.mttr_ms : null
+  const ready: boolean = m.readiness(['api']).ready && m.readiness().services['api'] !== 'down'
+  const gone: boolean = m.removeAlert('api') && m.removeNotifier('hook') && m.removeMaintenance('once')
+  m.on('alertFired', (a) => void a.rule)
+  m.on('alertDeliveryFailed', (f) => void f.error)
+
   const app = express()
   app.use('/upwatch', upwatchRouter(m, { auth: (req) => req.get('authorization') === 'Bearer x', readyServices: ['api'] }))
   app.use('/open', upwatchRouter(other, { auth: false }))
   await m.close()
   await other.close(1000)
-  void results, one, down, changes, pct, mem, text, leader, m.closed
+  void results, one, down, changes, pct, mem, text, leader, m.closed, open, waiting, lasted, mttr, ready, gone
 }

@@ -11,7 +11,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-type Outcome = std::result::Result<Option<String>, String>;
+/// What a JS function's call came to: resolved (with a message when it returned a string)
+/// or threw/rejected (with the error's message). Shared with notifier functions.
+pub type Outcome = std::result::Result<Option<String>, String>;
 
 /// Unref'd (weak): a registered JS check does not keep the process alive by itself.
 type CheckTsfn = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
@@ -42,7 +44,7 @@ pub fn from_js(func: &Function<'_, (), Unknown<'static>>) -> Result<CallableFn> 
 }
 
 /// On the JS thread: turns the function's return value (or throw) into the outcome.
-fn settle(env: &Env, ret: Result<Unknown<'static>>, tx: oneshot::Sender<Outcome>) {
+pub fn settle(env: &Env, ret: Result<Unknown<'static>>, tx: oneshot::Sender<Outcome>) {
     let value = match ret {
         Err(e) => {
             let _ = tx.send(Err(reason(e)));
@@ -106,13 +108,13 @@ fn rejection(value: Unknown<'_>) -> String {
         .coerce_to_string()
         .and_then(|s| s.into_utf8())
         .and_then(|s| s.into_owned())
-        .unwrap_or_else(|_| "the check's promise was rejected".to_string())
+        .unwrap_or_else(|_| "the promise was rejected".to_string())
 }
 
 /// A throw caught by the threadsafe function call.
 fn reason(e: Error) -> String {
     if e.reason.is_empty() {
-        "the JS check threw".to_string()
+        "the JS function threw".to_string()
     } else {
         e.reason
     }

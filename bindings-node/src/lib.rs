@@ -9,6 +9,7 @@ mod callable;
 mod convert;
 mod errors;
 mod events;
+mod notifier;
 
 use convert::{promise, snake_keys, to_js};
 use errors::{guard, Failure};
@@ -338,6 +339,127 @@ impl Monitor {
         promise(env, async move { Ok(engine.uptime(&q, &window).await?) }, |env, r| {
             to_js(env, &r)
         })
+    }
+
+    /// Incidents of the checks matching the query, newest first: `{ items, next_cursor }`.
+    /// An incident runs from a check's settled change to down until its change back up.
+    #[napi(
+        ts_args_type = "query?: string | string[] | HistoryQuery",
+        ts_return_type = "Promise<Page<Incident>>"
+    )]
+    pub fn incidents<'e>(&self, env: &'e Env, query: Option<Value>) -> Result<PromiseRaw<'e, Unknown<'e>>> {
+        let q = guard(env, || query_of(query))?;
+        let engine = self.engine.clone();
+        promise(env, async move { Ok(engine.incidents(&q).await?) }, |env, r| {
+            to_js(env, &r)
+        })
+    }
+
+    /// Incidents, downtime, MTTR and MTBF per check over `window` (default `"30d"`).
+    #[napi(
+        ts_args_type = "query?: string | string[] | HistoryQuery, window?: string",
+        ts_return_type = "Promise<IncidentStats[]>"
+    )]
+    pub fn incident_stats<'e>(
+        &self,
+        env: &'e Env,
+        query: Option<Value>,
+        window: Option<String>,
+    ) -> Result<PromiseRaw<'e, Unknown<'e>>> {
+        let q = guard(env, || query_of(query))?;
+        let window = window.unwrap_or_else(|| "30d".to_string());
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { Ok(engine.incident_stats(&q, &window).await?) },
+            |env, r| to_js(env, &r),
+        )
+    }
+
+    /// Adds a notifier (the core's `[[notifiers]]` shape, camelCase keys accepted), or
+    /// replaces the one of the same name. A `kind: 'callable'` notifier takes its JS function,
+    /// called with each alert (sync or async): returning or resolving delivers it, throwing or
+    /// rejecting is a failed attempt (retried with the notifier's backoff, each failure an
+    /// `alertDeliveryFailed` event with the error's message). Other kinds take no function.
+    #[napi(ts_args_type = "spec: NotifierSpec, notify?: NotifierFunction")]
+    pub fn add_notifier(&self, env: &Env, spec: Value, notify: Option<JsListener<'_>>) -> Result<()> {
+        guard(env, || {
+            let f = notify
+                .as_ref()
+                .map(notifier::from_js)
+                .transpose()
+                .map_err(|e| Failure::invalid("fn", format!("could not use the function: {}", e.reason)))?;
+            Ok(self.engine.add_notifier(snake_keys(spec), f)?)
+        })
+    }
+
+    /// Removes a notifier; whether it existed.
+    #[napi]
+    pub fn remove_notifier(&self, env: &Env, name: String) -> Result<bool> {
+        guard(env, || Ok(self.engine.remove_notifier(&name)?))
+    }
+
+    /// Adds an alert rule (the core's `[[alerts]]` shape), or replaces the one of the same
+    /// name. Its `notify` names must be notifiers already added (`UPWATCH_SPEC`, path `notify[0]`).
+    #[napi(ts_args_type = "rule: AlertRuleSpec")]
+    pub fn add_alert(&self, env: &Env, rule: Value) -> Result<()> {
+        guard(env, || Ok(self.engine.add_alert(snake_keys(rule))?))
+    }
+
+    /// Removes an alert rule; whether it existed.
+    #[napi]
+    pub fn remove_alert(&self, env: &Env, name: String) -> Result<bool> {
+        guard(env, || Ok(self.engine.remove_alert(&name)?))
+    }
+
+    /// Adds a maintenance window (one-off `{ from, to }` or weekly `{ weekdays, start, end,
+    /// timezone }`), or replaces the one of the same name. Checks still run and are stored;
+    /// their alerts are held back.
+    #[napi(ts_args_type = "window: MaintenanceSpec")]
+    pub fn add_maintenance(&self, env: &Env, window: Value) -> Result<()> {
+        guard(env, || Ok(self.engine.add_maintenance(snake_keys(window))?))
+    }
+
+    /// Removes a maintenance window; whether it existed.
+    #[napi]
+    pub fn remove_maintenance(&self, env: &Env, name: String) -> Result<bool> {
+        guard(env, || Ok(self.engine.remove_maintenance(&name)?))
+    }
+
+    /// Holds back alerts about a check or a service's checks for `duration` (`"30m"`); they
+    /// still run and are stored. `"0s"` ends the mute.
+    #[napi]
+    pub fn mute(&self, env: &Env, target: String, duration: String) -> Result<()> {
+        guard(env, || Ok(self.engine.mute(&target, &duration)?))
+    }
+
+    /// Ends a mute.
+    #[napi]
+    pub fn unmute(&self, env: &Env, target: String) -> Result<()> {
+        guard(env, || Ok(self.engine.mute(&target, "0s")?))
+    }
+
+    /// The alerting set-up in force: notifiers (no URL, secret or header), rules, maintenance
+    /// windows (with `active`) and mutes.
+    #[napi(ts_return_type = "AlertingView")]
+    pub fn alerting<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+        let view = guard(env, || Ok(self.engine.alerting()?))?;
+        to_js(env, &view)
+    }
+
+    /// Alerts waiting in this process's outbox, oldest first.
+    #[napi(ts_return_type = "PendingDelivery[]")]
+    pub fn pending_alerts<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+        let pending = guard(env, || Ok(self.engine.pending_alerts()?))?;
+        to_js(env, &pending)
+    }
+
+    /// What a `ready` endpoint answers: ready unless one of `services` (every declared service
+    /// when none are given) is down; a service without a status yet is `'unknown'`.
+    #[napi(ts_args_type = "services?: string[]", ts_return_type = "Readiness")]
+    pub fn readiness<'e>(&self, env: &'e Env, services: Option<Vec<String>>) -> Result<Unknown<'e>> {
+        let r = guard(env, || Ok(self.engine.readiness(services.as_deref())?))?;
+        to_js(env, &r)
     }
 
     /// A host snapshot (the latest sample when younger than a second, otherwise sampled now).

@@ -1,7 +1,7 @@
 /*
- * A C program monitoring a web service with libupwatch: it registers checks, runs them
- * once, prints each result and the status as JSON, and exits 0 when the health check is
- * up and the broken endpoint is down.
+ * A C program monitoring a web service with libupwatch: it registers checks and an alert
+ * rule, runs the checks once, prints each result, the status and the alert as JSON, and
+ * exits 0 when the health check is up, the broken endpoint is down and its alert came.
  *
  *   cc $(pkg-config --cflags upwatch) main.c $(pkg-config --libs upwatch) -o upwatch-example
  *   ./upwatch-example http://127.0.0.1:8080        # a server with /health and /status/500
@@ -47,6 +47,15 @@ int main(int argc, char **argv) {
          "upwatch_register_callable");
     must(upwatch_push(m, "nightly-backup", true, "4.2 GiB written", NULL), "upwatch_push");
 
+    /* Alerts for the web service's checks go to this program: a "callable" notifier is
+     * served by polling (upwatch_next_alert), on the program's own thread. */
+    must(upwatch_add_notifier(m, "{\"name\": \"console\", \"kind\": \"callable\", \"timeout\": \"30s\"}"),
+         "upwatch_add_notifier");
+    must(upwatch_add_alert(m, "{\"name\": \"web down\", \"services\": [\"web\"], \"for\": \"0s\","
+                              " \"notify\": [\"console\"]}"),
+         "upwatch_add_alert");
+    must(upwatch_start(m), "upwatch_start");
+
     char *results = NULL;
     must(upwatch_run_now(m, NULL, &results), "upwatch_run_now");
     printf("results: %s\n", results);
@@ -67,7 +76,16 @@ int main(int argc, char **argv) {
     ok = ok && strstr(one, "\"status\":\"down\"") != NULL;
     upwatch_string_free(one);
 
+    /* The alert about the broken endpoint: print it, then say it was delivered. */
+    char *alert = NULL;
+    must(upwatch_next_alert(m, "console", 10000, &alert), "upwatch_next_alert");
+    printf("alert: %s\n", alert);
+    ok = ok && strstr(alert, "\"check\":\"broken\"") != NULL;
+    const char *id = strstr(alert, "\"delivery_id\":");
+    must(upwatch_alert_done(m, id ? strtoull(id + 14, NULL, 10) : 0, true, NULL), "upwatch_alert_done");
+    upwatch_string_free(alert);
+
     must(upwatch_free(m), "upwatch_free");
-    printf("example: %s\n", ok ? "health up, broken down" : "unexpected results");
+    printf("example: %s\n", ok ? "health up, broken down, alerted" : "unexpected results");
     return ok ? 0 : 1;
 }

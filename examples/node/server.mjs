@@ -2,6 +2,8 @@
 // A small Express service that monitors itself with upwatch, in-process:
 //   - an HTTP check of its own /healthz, and a JS check of its "database",
 //   - results from its own traffic (POST /checkout records each request on a push check),
+//   - alerts: a rule on the shop's checks, sent to a JS function (here it logs them; a
+//     pager or chat client goes in its place) and, when ALERT_WEBHOOK is set, to a webhook,
 //   - the shared upwatch endpoints under /upwatch, behind a bearer token.
 //
 // Run: npm install && npm start      (PORT, UPWATCH_DB and UPWATCH_TOKEN are optional)
@@ -27,6 +29,17 @@ await monitor.register({ name: 'orders-db', kind: 'callable', interval: '30s', s
 })
 
 monitor.on('checkStatusChanged', (e) => console.log(`upwatch: ${e.check} ${e.previous ?? 'new'} -> ${e.status}`))
+
+// A notifier written in JS: throwing (or rejecting) counts as a failed attempt, retried.
+monitor.addNotifier({ name: 'log', kind: 'callable', timeout: '5s' }, async (alert) => {
+  console.log(`upwatch alert: [${alert.severity}] ${alert.kind} ${alert.check}: ${alert.message}`)
+})
+const notify = ['log']
+if (process.env.ALERT_WEBHOOK) {
+  monitor.addNotifier({ name: 'webhook', kind: 'webhook', url: process.env.ALERT_WEBHOOK, secret: process.env.ALERT_WEBHOOK_SECRET })
+  notify.push('webhook')
+}
+monitor.addAlert({ name: 'shop-down', services: ['shop'], for: '0s', notify })
 
 const app = express()
 app.get('/healthz', (req, res) => {

@@ -952,6 +952,41 @@ impl Embedded {
         Ok(removed)
     }
 
+    /// Gives an existing `callable` notifier (one from the config, say) its function in this
+    /// process; it is kept for a forked child like one given to [`Embedded::add_notifier`].
+    /// A name that is not a callable notifier is an invalid `name`.
+    ///
+    /// ```
+    /// use monitor_core::alerts::deliver::notifier_function;
+    /// let e = monitor_core::Embedded::from_value(serde_json::json!({
+    ///     "notifiers": [{"name": "page", "kind": "callable"}]
+    /// })).unwrap();
+    /// assert!(!e.alerting().unwrap().notifiers[0].function);
+    /// e.set_notifier_function("page", notifier_function(|_alert| async { Ok(()) })).unwrap();
+    /// assert!(e.alerting().unwrap().notifiers[0].function);
+    /// let f = notifier_function(|_alert| async { Ok(()) });
+    /// assert_eq!(e.set_notifier_function("nobody", f).unwrap_err().path(), Some("name"));
+    /// ```
+    pub fn set_notifier_function(&self, name: &str, function: NotifierFn) -> Result<(), EmbedError> {
+        let monitor = self.monitor()?;
+        let mut setup = self.setup();
+        let Some((spec, slot)) = setup.notifiers.get_mut(name) else {
+            return Err(EmbedError::invalid("name", format!("{name:?} is not a notifier")));
+        };
+        if spec.kind != crate::alerts::rules::NotifierKind::Callable {
+            return Err(EmbedError::invalid(
+                "name",
+                format!(
+                    "{name:?} is a {} notifier: only callable notifiers take a function",
+                    spec.kind.as_str()
+                ),
+            ));
+        }
+        monitor.set_notifier_function(name, function.clone());
+        *slot = Some(function);
+        Ok(())
+    }
+
     /// Adds an alert rule (the `[[alerts]]` shape), or replaces the one of the same name;
     /// its `notify` names must be notifiers already added.
     ///

@@ -21,11 +21,27 @@ return [
     ],
     'services' => [],
 
+    // Alerting, in the same shapes as a spec file's [[notifiers]], [[alerts]] and
+    // [[maintenance]]. A "callable" notifier names a class implementing Upwatch\Notifier,
+    // resolved from the container; `php artisan upwatch:run` (the process that runs the
+    // checks) calls its send() with each alert. Secrets belong in env(), never in git.
+    'notifiers' => [
+        // ['name' => 'ops', 'kind' => 'webhook', 'url' => env('UPWATCH_WEBHOOK_URL'), 'secret' => env('UPWATCH_WEBHOOK_SECRET')],
+        // ['name' => 'pager', 'kind' => 'callable', 'class' => App\Notifiers\Pager::class, 'backoff' => '5s'],
+    ],
+    'alerts' => [
+        // ['name' => 'site down', 'services' => ['web'], 'for' => '2m', 'repeat' => '1h', 'notify' => ['ops', 'pager']],
+    ],
+    'maintenance' => [
+        // ['name' => 'nightly backup', 'weekdays' => ['mon', 'tue', 'wed', 'thu', 'fri'], 'start' => '02:00', 'end' => '02:30', 'timezone' => 'Europe/Paris'],
+    ],
+
     // Start scheduling in the web worker that first uses upwatch (php-fpm: never at boot,
     // never in the master). Off by default: run the checks with `php artisan upwatch:run`.
     'start_in_workers' => (bool) env('UPWATCH_START_IN_WORKERS', false),
 
-    // The HTTP endpoints: GET {path}/status, history, changes, uptime, host, metrics, ready.
+    // The HTTP endpoints: GET {path}/status, history, changes, uptime, host, metrics, ready,
+    // incidents, alerts.
     'routes' => [
         'enabled' => true,
         'path' => env('UPWATCH_PATH', 'upwatch'),

@@ -8,7 +8,7 @@ Route::group([
     'prefix' => config('upwatch.routes.path', 'upwatch'),
     'middleware' => array_merge(config('upwatch.routes.middleware', []), [Authorize::class]),
 ], static function (): void {
-    foreach (['status', 'history', 'changes', 'uptime', 'host', 'metrics', 'ready'] as $endpoint) {
+    foreach (['status', 'history', 'changes', 'uptime', 'host', 'metrics', 'ready', 'incidents', 'alerts'] as $endpoint) {
         Route::get($endpoint, [UpwatchController::class, $endpoint])->name("upwatch.{$endpoint}");
     }
 });

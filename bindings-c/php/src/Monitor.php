@@ -30,6 +30,8 @@ class Monitor
     private array $config;
     private ?string $file = null;
     private bool $released = false;
+    /** @var array<string, Notifier|\Closure(): Notifier> the objects behind callable notifiers, by name */
+    private array $notifiers = [];
 
     /**
      * @param array<string, mixed> $config the config shape: db, lease, host_interval,
@@ -191,6 +193,218 @@ class Monitor
         return $this->call('upwatch_uptime', self::encode($query === [] ? null : $query), $window);
     }
 
+    /**
+     * A page of incidents (a check down until it is back up), newest first, for the checks
+     * matching $query (the query shape of history()).
+     *
+     * @param array<string, mixed> $query
+     * @return array{items: list<array<string, mixed>>, next_cursor: string|null}
+     */
+    public function incidents(array $query = []): array
+    {
+        return $this->call('upwatch_incidents', self::encode($query === [] ? null : $query));
+    }
+
+    /**
+     * Incidents, downtime, MTTR and MTBF per check over $window for the checks matching $query.
+     *
+     * @param array<string, mixed> $query
+     * @return list<array<string, mixed>>
+     */
+    public function incidentStats(array $query = [], string $window = '30d'): array
+    {
+        return $this->call('upwatch_incident_stats', self::encode($query === [] ? null : $query), $window);
+    }
+
+    /**
+     * Adds a notifier (the [[notifiers]] shape: name, kind, url, secret, headers, timeout,
+     * max_attempts, backoff, max_backoff), or replaces the one of the same name. A "callable"
+     * notifier takes the PHP object that sends its alerts, called by serveNotifiers(); other
+     * kinds take none.
+     *
+     * @param array<string, mixed> $spec
+     */
+    public function addNotifier(array $spec, ?Notifier $notifier = null): void
+    {
+        $callable = ($spec['kind'] ?? null) === 'callable';
+        if ($callable !== ($notifier !== null)) {
+            $message = $callable
+                ? 'fn: a callable notifier needs its Notifier object'
+                : 'fn: only callable notifiers take a Notifier object';
+            throw new InvalidArgumentException($message, UpwatchException::INVALID_ARGUMENT, 'invalid_argument', 'fn', [
+                ['path' => 'fn', 'message' => substr($message, 4)],
+            ]);
+        }
+        $this->check($this->ffi->upwatch_add_notifier($this->handle(), self::encode($spec)));
+        if ($notifier !== null) {
+            $this->notifiers[(string) $spec['name']] = $notifier;
+        }
+    }
+
+    /**
+     * The PHP object behind a callable notifier declared in the config (or a function that
+     * makes it when the first alert comes: Laravel resolves it from the container then).
+     *
+     * @param Notifier|\Closure(): Notifier $notifier
+     */
+    public function useNotifier(string $name, $notifier): void
+    {
+        if (!$notifier instanceof Notifier && !$notifier instanceof \Closure) {
+            throw new \TypeError('useNotifier(): expected an Upwatch\\Notifier or a Closure returning one');
+        }
+        $this->notifiers[$name] = $notifier;
+    }
+
+    /** Removes a notifier; whether it existed. */
+    public function removeNotifier(string $name): bool
+    {
+        unset($this->notifiers[$name]);
+        return $this->callBool('upwatch_remove_notifier', $name);
+    }
+
+    /**
+     * Adds an alert rule (the [[alerts]] shape: name, on, checks, services, tags, for,
+     * severity, notify, repeat, send_resolved), or replaces the one of the same name. Its
+     * notify names must be notifiers already added (SpecException, path "notify[0]").
+     *
+     * @param array<string, mixed> $rule
+     */
+    public function addAlert(array $rule): void
+    {
+        $this->check($this->ffi->upwatch_add_alert($this->handle(), self::encode($rule)));
+    }
+
+    /** Removes an alert rule; whether it existed. */
+    public function removeAlert(string $name): bool
+    {
+        return $this->callBool('upwatch_remove_alert', $name);
+    }
+
+    /**
+     * Adds a maintenance window: ['name', 'checks' | 'services' | 'tags', 'from', 'to'] once,
+     * or ['weekdays' => ['mon'], 'start' => '02:00', 'end' => '02:30', 'timezone' => 'Europe/Paris'].
+     *
+     * @param array<string, mixed> $window
+     */
+    public function addMaintenance(array $window): void
+    {
+        $this->check($this->ffi->upwatch_add_maintenance($this->handle(), self::encode($window)));
+    }
+
+    /** Removes a maintenance window; whether it existed. */
+    public function removeMaintenance(string $name): bool
+    {
+        return $this->callBool('upwatch_remove_maintenance', $name);
+    }
+
+    /** Holds back alerts about a check or a service's checks for $duration ("30m"; "0s" ends it). */
+    public function mute(string $target, string $duration): void
+    {
+        $this->check($this->ffi->upwatch_mute($this->handle(), $target, $duration));
+    }
+
+    public function unmute(string $target): void
+    {
+        $this->check($this->ffi->upwatch_unmute($this->handle(), $target));
+    }
+
+    /**
+     * The alerting set-up in force: notifiers (no URL, secret or header), rules, maintenance
+     * windows (with "active") and mutes.
+     *
+     * @return array{notifiers: list<array<string, mixed>>, rules: list<array<string, mixed>>,
+     *     maintenance: list<array<string, mixed>>, mutes: list<array<string, mixed>>}
+     */
+    public function alerting(): array
+    {
+        return $this->call('upwatch_alerting');
+    }
+
+    /** @return list<array<string, mixed>> Alerts waiting in this process's outbox, oldest first. */
+    public function pendingAlerts(): array
+    {
+        return $this->call('upwatch_pending_alerts');
+    }
+
+    /**
+     * What a ready endpoint answers: ready unless one of $services (every declared service
+     * when null) is down; a service without a status yet is "unknown".
+     *
+     * @param list<string>|null $services
+     * @return array{ready: bool, services: array<string, string>}
+     */
+    public function readiness(?array $services = null): array
+    {
+        return $this->call('upwatch_readiness', $services === null ? null : self::encode(array_values($services)));
+    }
+
+    /**
+     * The next alert for this process's callable notifiers (of $notifier only, when given),
+     * waiting up to $timeoutMs (0: only look; negative: until one comes): ['delivery_id',
+     * 'notifier', 'alert'], or null when none came or the monitor is shut down. Answer it
+     * with alertDone() within the notifier's timeout. serveNotifiers() does both.
+     *
+     * @return array{delivery_id: int, notifier: string, alert: array<string, mixed>}|null
+     */
+    public function nextAlert(?string $notifier = null, int $timeoutMs = 0): ?array
+    {
+        $out = $this->ffi->new('char*');
+        $rc = $this->ffi->upwatch_next_alert($this->handle(), $notifier, $timeoutMs, FFI::addr($out));
+        if ($rc === UpwatchException::TIMEOUT || $rc === UpwatchException::CLOSED) {
+            return null;
+        }
+        $this->check($rc);
+        return self::decode($this->take($out));
+    }
+
+    /** Answers an alert from nextAlert(): delivered, or a failed attempt described by $error. */
+    public function alertDone(int $deliveryId, bool $ok, ?string $error = null): void
+    {
+        $this->check($this->ffi->upwatch_alert_done($this->handle(), $deliveryId, $ok, $error));
+    }
+
+    /**
+     * Serves the callable notifiers for $seconds (0: only the alerts already queued): each
+     * alert goes to its Notifier's send(); returning acknowledges it, a throw is a failed
+     * attempt with the exception's message (retried by the engine). An alert of a notifier
+     * this object has no Notifier for fails ("no PHP notifier"). Returns how many alerts
+     * were handled. Only the process that sends alerts (the lease holder) gets any.
+     */
+    public function serveNotifiers(float $seconds): int
+    {
+        $until = microtime(true) + max(0.0, $seconds);
+        $n = 0;
+        for (;;) {
+            $left = (int) max(0, ceil(($until - microtime(true)) * 1000));
+            $next = $this->nextAlert(null, $left);
+            if ($next === null) {
+                return $n;
+            }
+            $n++;
+            $name = $next['notifier'];
+            try {
+                $this->notifier($name)->send($next['alert']);
+            } catch (\Throwable $e) {
+                $text = $e->getMessage() !== '' ? $e->getMessage() : get_class($e);
+                $this->alertDone((int) $next['delivery_id'], false, $text);
+                continue;
+            }
+            $this->alertDone((int) $next['delivery_id'], true);
+        }
+    }
+
+    private function notifier(string $name): Notifier
+    {
+        $notifier = $this->notifiers[$name] ?? null;
+        if ($notifier instanceof \Closure) {
+            $notifier = $this->notifiers[$name] = $notifier();
+        }
+        if (!$notifier instanceof Notifier) {
+            throw new \RuntimeException("no PHP notifier for {$name} in this process (addNotifier or useNotifier)");
+        }
+        return $notifier;
+    }
+
     /** @return array<string, mixed> A host snapshot: CPU, memory, disks, load. */
     public function host(): array
     {
@@ -212,9 +426,11 @@ class Monitor
     /**
      * The JSON text the library hands out, unchanged (for HTTP endpoints: decoding to PHP
      * arrays and encoding again would turn empty objects into empty lists). $what is one
-     * of status, history, changes, uptime, host, info.
+     * of status, history, changes, uptime, host, info, incidents, incident_stats, alerting,
+     * pending_alerts, readiness.
      *
-     * @param array<string, mixed> $query for history, changes and uptime
+     * @param array<string, mixed> $query for history, changes, uptime, incidents and
+     *        incident_stats; for readiness, the list of services (empty: every service)
      */
     public function json(string $what, array $query = [], string $window = '30d'): string
     {
@@ -232,6 +448,16 @@ class Monitor
                 return $this->callText('upwatch_host');
             case 'info':
                 return $this->callText('upwatch_info');
+            case 'incidents':
+                return $this->callText('upwatch_incidents', $q);
+            case 'incident_stats':
+                return $this->callText('upwatch_incident_stats', $q, $window);
+            case 'alerting':
+                return $this->callText('upwatch_alerting');
+            case 'pending_alerts':
+                return $this->callText('upwatch_pending_alerts');
+            case 'readiness':
+                return $this->callText('upwatch_readiness', $query === [] ? null : self::encode(array_values($query)));
         }
         throw new \InvalidArgumentException("json(): unknown {$what}");
     }
@@ -326,6 +552,18 @@ class Monitor
     private function call(string $function, ...$args): array
     {
         return self::decode($this->callText($function, ...$args));
+    }
+
+    /**
+     * Calls upwatch_$name(handle, ...$args, &removed) and returns the bool it writes.
+     *
+     * @param mixed ...$args
+     */
+    private function callBool(string $function, ...$args): bool
+    {
+        $out = $this->ffi->new('bool');
+        $this->check($this->ffi->$function($this->handle(), ...[...$args, FFI::addr($out)]));
+        return (bool) $out->cdata;
     }
 
     /** @param mixed ...$args */

@@ -198,4 +198,81 @@ final class LaravelTest extends TestCase
         $this->assertSame('up', json_decode($response->getContent(), true)['status']);
         $this->assertSame('up', array_column(Upwatch::status()['checks'], 'status', 'check')['nightly-backup']);
     }
+
+    public function testIncidentsAndAlertsEndpoints(): void
+    {
+        $this->get('/'); // boots the app (its config) without building the engine
+        $this->app['config']->set('upwatch.notifiers', [
+            ['name' => 'log', 'kind' => 'callable', 'class' => RecordingNotifier::class],
+            ['name' => 'ops', 'kind' => 'webhook', 'url' => 'http://127.0.0.1:9/hook-secret-path', 'secret' => 's3cret-value'],
+        ]);
+        $this->app->make(ConsoleKernel::class)->call('upwatch:check');
+        $monitor = $this->app->make(Monitor::class);
+        $page = $this->eventually(
+            fn () => json_decode($this->get('/upwatch/incidents?check=errors')->getContent(), true),
+            fn ($p) => count($p['items'] ?? []) > 0
+        );
+        $this->assertSame('errors', $page['items'][0]['check']);
+        $this->assertTrue($page['items'][0]['open']);
+        $this->assertArrayHasKey('next_cursor', $page);
+        // Open: its duration grows, its id does not change.
+        $this->assertSame(array_column($page['items'], 'id'), array_column($monitor->incidents(['check' => 'errors'])['items'], 'id'));
+        $this->assertSame([], json_decode($this->get('/upwatch/incidents?service=web')->getContent(), true)['items']);
+        $bad = $this->get('/upwatch/incidents?limit=abc');
+        $this->assertSame(400, $bad->getStatusCode());
+        $this->assertSame('limit', json_decode($bad->getContent(), true)['error']['field']);
+        $this->assertSame(403, $this->get('/upwatch/incidents', null)->getStatusCode());
+
+        $response = $this->get('/upwatch/alerts');
+        $this->assertSame(200, $response->getStatusCode());
+        $this->assertStringNotContainsString('s3cret-value', $response->getContent());
+        $this->assertStringNotContainsString('hook-secret-path', $response->getContent());
+        $alerts = json_decode($response->getContent(), true);
+        $this->assertSame(['status', 'alerting', 'pending'], array_keys($alerts));
+        $this->assertSame(['log', 'ops'], array_column($alerts['alerting']['notifiers'], 'name'));
+        $this->assertSame(['backend down'], array_column($alerts['alerting']['rules'], 'name'));
+        $this->assertSame('nightly deploys', $alerts['alerting']['maintenance'][0]['name']);
+        // The rule engine runs from start() on (upwatch:run); upwatch:check only ran the checks.
+        $this->assertSame(['fired', 'held', 'queued', 'delivered', 'failed', 'attempts_failed', 'sending'],
+            array_keys($alerts['status']));
+        $this->assertSame($monitor->status()['alerts'], $alerts['status']);
+        $this->assertIsArray($alerts['pending']);
+    }
+
+    public function testArtisanRunSendsAlertsToTheNotifierClass(): void
+    {
+        $this->get('/'); // boots the app (its config) without building the engine
+        $this->app['config']->set('upwatch.notifiers', [
+            ['name' => 'log', 'kind' => 'callable', 'class' => RecordingNotifier::class, 'backoff' => '50ms'],
+        ]);
+        $recorder = new RecordingNotifier(1);
+        $this->app->instance(RecordingNotifier::class, $recorder);
+        $artisan = $this->app->make(ConsoleKernel::class);
+        // The rule engine runs from start() on; then errors goes down and "backend down" fires.
+        $this->app->make(Monitor::class)->start();
+        $this->assertSame(1, $artisan->call('upwatch:check'));
+        $artisan->output();
+        $this->assertSame(0, $artisan->call('upwatch:run', ['--for' => '4']));
+        $output = $artisan->output();
+        $this->assertStringContainsString('alerts sent to notifiers', $output);
+        // The first send() threw; the engine retried and the second was delivered.
+        $this->assertGreaterThanOrEqual(2, count($recorder->alerts), $output);
+        $this->assertSame(['backend down', 'errors', 'down'], [
+            $recorder->alerts[0]['rule'], $recorder->alerts[0]['check'], $recorder->alerts[0]['kind'],
+        ]);
+        $this->assertSame($recorder->alerts[0]['id'], $recorder->alerts[1]['id']);
+    }
+
+    /** Calls $get until $done accepts its value (history is written in batches). */
+    private function eventually(callable $get, callable $done)
+    {
+        for ($i = 0; $i < 500; $i++) {
+            $value = $get();
+            if ($done($value)) {
+                return $value;
+            }
+            usleep(10000);
+        }
+        return $value;
+    }
 }

@@ -259,6 +259,135 @@ final class MonitorTest extends TestCase
         }
     }
 
+    public function testAlertsAreServedToPhpNotifiers(): void
+    {
+        $m = $this->monitor([
+            'services' => [['name' => 'jobs']],
+            'checks' => [['name' => 'beat', 'kind' => 'push', 'interval' => '1h', 'service' => 'jobs']],
+        ]);
+        $pager = new RecordingNotifier(1);
+        $m->addNotifier(['name' => 'pager', 'kind' => 'callable', 'backoff' => '50ms', 'max_attempts' => 5], $pager);
+        $m->addNotifier(['name' => 'hook', 'kind' => 'webhook', 'url' => 'http://127.0.0.1:9/hook-secret-path',
+            'secret' => 's3cret-value', 'max_attempts' => 1]);
+        try {
+            $m->addAlert(['name' => 'x', 'notify' => ['nobody']]);
+            $this->fail('no exception');
+        } catch (SpecException $e) {
+            $this->assertSame('notify[0]', $e->getPath());
+        }
+        try {
+            $m->addNotifier(['name' => 'p', 'kind' => 'callable']);
+            $this->fail('no exception');
+        } catch (InvalidArgumentException $e) {
+            $this->assertSame('fn', $e->getPath());
+        }
+        $m->addAlert(['name' => 'beat-down', 'checks' => ['beat'], 'for' => '0s', 'notify' => ['pager'],
+            'send_resolved' => true]);
+        $alerting = json_encode($m->alerting());
+        $this->assertStringNotContainsString('s3cret-value', $alerting);
+        $this->assertStringNotContainsString('hook-secret-path', $alerting);
+        $this->assertSame(['hook', 'pager'], array_column($m->alerting()['notifiers'], 'name'));
+        $this->assertSame(['beat-down'], array_column($m->alerting()['rules'], 'name'));
+        iterator_to_array($m->events(0));
+
+        $m->start();
+        $m->push('beat', false, 'missed');
+        // The first send() throws (a failed attempt), the retry 50 ms later is delivered.
+        for ($i = 0; $i < 40 && count($pager->alerts) < 2; $i++) {
+            $m->serveNotifiers(0.25);
+        }
+        $this->assertCount(2, $pager->alerts);
+        [$first, $retry] = $pager->alerts;
+        $this->assertSame(['beat-down', 'beat', 'down'], [$first['rule'], $first['check'], $first['kind']]);
+        $this->assertSame($first['id'], $retry['id']);
+        $failed = null;
+        foreach ($m->events(2000) as $event) {
+            if ($event['event'] === 'alert_delivery_failed' && $event['notifier'] === 'pager') {
+                $failed = $event;
+                break;
+            }
+        }
+        $this->assertNotNull($failed);
+        $this->assertStringContainsString('pager offline', $failed['error']);
+        $this->assertFalse($failed['gave_up']);
+        $counters = $this->eventually(fn () => $m->status()['alerts'], fn ($a) => $a['delivered'] >= 1);
+        $this->assertGreaterThanOrEqual(1, $counters['attempts_failed']);
+        $this->assertSame(0, $m->serveNotifiers(0));
+
+        // Back up: the resolved alert, then one resolved incident.
+        $m->push('beat', true);
+        for ($i = 0; $i < 40 && count($pager->alerts) < 3; $i++) {
+            $m->serveNotifiers(0.25);
+        }
+        $this->assertSame('resolved', $pager->alerts[2]['kind'] ?? null);
+        $page = $this->eventually(fn () => $m->incidents(['check' => 'beat']),
+            fn ($p) => count($p['items']) === 1 && !$p['items'][0]['open']);
+        $this->assertCount(1, $page['items']);
+        $this->assertFalse($page['items'][0]['open']);
+        $this->assertGreaterThan(0, $page['items'][0]['duration_ms']);
+        $this->assertSame($page['items'][0]['id'], $pager->alerts[2]['incident']);
+        $this->assertSame(1, $m->incidentStats(['check' => 'beat'], '1h')[0]['incidents']);
+        $this->assertSame(['ready' => true, 'services' => ['jobs' => 'up']], $m->readiness());
+        $this->assertSame(['ready' => true, 'services' => ['ghost' => 'unknown', 'jobs' => 'up']], $m->readiness(['jobs', 'ghost']));
+
+        // Muted: held back, nothing to serve.
+        $m->mute('beat', '30m');
+        $this->assertSame('beat', $m->alerting()['mutes'][0]['target']);
+        $held = $m->status()['alerts']['held'];
+        $m->push('beat', false, 'muted');
+        $this->eventually(fn () => $m->status()['alerts']['held'], fn ($h) => $h > $held);
+        $this->assertGreaterThan($held, $m->status()['alerts']['held']);
+        $this->assertSame(0, $m->serveNotifiers(0.3));
+        $m->unmute('beat');
+        $this->assertSame([], $m->alerting()['mutes']);
+
+        $m->addMaintenance(['name' => 'nightly', 'weekdays' => ['sun'], 'start' => '02:00', 'end' => '02:30',
+            'timezone' => 'Europe/Paris']);
+        $this->assertSame('Europe/Paris', $m->alerting()['maintenance'][0]['schedule']['timezone']);
+        $this->assertTrue($m->removeMaintenance('nightly'));
+        $this->assertFalse($m->removeMaintenance('nightly'));
+        $this->assertTrue($m->removeAlert('beat-down'));
+        $this->assertTrue($m->removeNotifier('hook'));
+        $this->assertFalse($m->removeNotifier('hook'));
+        $this->assertIsArray($m->pendingAlerts());
+        $this->assertSame(0, $m->stringsOutstanding());
+    }
+
+    public function testAnAlertNobodyServesTimesOutAndBadArgumentsNameTheirField(): void
+    {
+        $m = $this->monitor(['checks' => [['name' => 'beat', 'kind' => 'push', 'interval' => '1h']]]);
+        $m->addNotifier(['name' => 'slow', 'kind' => 'callable', 'timeout' => '200ms', 'max_attempts' => 1],
+            new RecordingNotifier());
+        $m->addAlert(['name' => 'any', 'for' => '0s', 'notify' => ['slow']]);
+        $m->start();
+        $m->push('beat', false);
+        $next = $m->nextAlert('slow', 5000);
+        $this->assertSame('slow', $next['notifier']);
+        $this->assertSame('beat', $next['alert']['check']);
+        $this->eventually(fn () => $m->status()['alerts']['failed'], fn ($n) => $n >= 1);
+        $this->assertSame('timeout', $m->status()['alerts']['last_failure']['error']);
+        try {
+            $m->alertDone($next['delivery_id'], true);
+            $this->fail('no exception');
+        } catch (InvalidArgumentException $e) {
+            $this->assertSame('delivery_id', $e->getPath());
+        }
+        foreach ([
+            'duration' => fn () => $m->mute('beat', 'a while'),
+            'window' => fn () => $m->incidentStats([], 'forever'),
+            'limit' => fn () => $m->incidents(['limit' => 0]),
+        ] as $field => $call) {
+            try {
+                $call();
+                $this->fail("no exception for {$field}");
+            } catch (InvalidArgumentException $e) {
+                $this->assertSame($field, $e->getPath());
+            }
+        }
+        $this->expectException(SpecException::class);
+        $m->addMaintenance(['name' => 'w', 'weekdays' => ['someday']]);
+    }
+
     public function testEveryStringHandedOutIsFreed(): void
     {
         $m = $this->monitor(['checks' => [['name' => 'beat', 'kind' => 'push', 'interval' => '1h']]]);

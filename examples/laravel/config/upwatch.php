@@ -18,6 +18,22 @@ return [
         ['name' => 'web', 'description' => 'the public site'],
         ['name' => 'backend', 'description' => 'the API behind it'],
     ],
+    // Alerts: the backend's checks, to a PHP class (served by `php artisan upwatch:run`) and,
+    // when UPWATCH_ALERT_WEBHOOK is set, to a signed webhook.
+    'notifiers' => array_values(array_filter([
+        ['name' => 'log', 'kind' => 'callable', 'class' => App\Notifiers\LogNotifier::class],
+        env('UPWATCH_ALERT_WEBHOOK') ? array_filter(['name' => 'webhook', 'kind' => 'webhook',
+            'url' => env('UPWATCH_ALERT_WEBHOOK'), 'secret' => env('UPWATCH_ALERT_SECRET')]) : null,
+    ])),
+    'alerts' => [
+        ['name' => 'backend down', 'services' => ['backend'], 'for' => '0s', 'repeat' => '1h',
+            'notify' => env('UPWATCH_ALERT_WEBHOOK') ? ['log', 'webhook'] : ['log']],
+    ],
+    'maintenance' => [
+        // Alerts about the site are held back while it is deployed.
+        ['name' => 'nightly deploys', 'services' => ['web'], 'weekdays' => ['mon', 'tue', 'wed', 'thu', 'fri'],
+            'start' => '03:00', 'end' => '03:15', 'timezone' => 'Europe/Paris'],
+    ],
     'start_in_workers' => false,
     'routes' => ['enabled' => true, 'path' => 'upwatch', 'middleware' => []],
     'authorize' => App\UpwatchAccess::class,

@@ -32,7 +32,25 @@ class UpwatchServiceProvider extends ServiceProvider
             if (!empty($config['services'])) {
                 $engine['services'] = array_values($config['services']);
             }
+            // Callable notifiers name their class; the engine gets the rest of the spec.
+            $classes = [];
+            foreach (array_values((array) ($config['notifiers'] ?? [])) as $notifier) {
+                if (isset($notifier['class'])) {
+                    $classes[(string) $notifier['name']] = (string) $notifier['class'];
+                    unset($notifier['class']);
+                }
+                $engine['notifiers'][] = $notifier;
+            }
+            foreach (['alerts', 'maintenance'] as $key) {
+                if (!empty($config[$key])) {
+                    $engine[$key] = array_values($config[$key]);
+                }
+            }
             $monitor = new Monitor($engine, ['library' => $config['library'] ?? null, 'lazy' => true]);
+            foreach ($classes as $name => $class) {
+                // Resolved from the container when its first alert comes (in upwatch:run).
+                $monitor->useNotifier($name, static fn () => $app->make($class));
+            }
             if (!empty($config['start_in_workers'])) {
                 $monitor->start();
             }

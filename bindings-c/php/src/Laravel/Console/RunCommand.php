@@ -10,13 +10,14 @@ use Upwatch\Laravel\EventPump;
 use Upwatch\Monitor;
 
 /**
- * Runs the checks on their schedules and dispatches upwatch events as Laravel events, until
+ * Runs the checks on their schedules, sends the alerts of callable notifiers to their PHP
+ * classes (config upwatch.notifiers) and dispatches upwatch events as Laravel events, until
  * stopped (SIGTERM/SIGINT) or for --for seconds. Run it like queue:work, under a supervisor.
  */
 class RunCommand extends Command
 {
     protected $signature = 'upwatch:run {--for= : stop after this many seconds}';
-    protected $description = 'Run the upwatch checks on their schedules and dispatch their events';
+    protected $description = 'Run the upwatch checks on their schedules, send their alerts and dispatch their events';
 
     private bool $stop = false;
 
@@ -41,12 +42,17 @@ class RunCommand extends Command
         $for = $this->option('for');
         $until = $for === null ? null : microtime(true) + (float) $for;
         $dispatched = 0;
+        $alerts = 0;
         while (!$this->stop && ($until === null || microtime(true) < $until)) {
-            $wait = $until === null ? 500 : (int) max(0, min(500, ($until - microtime(true)) * 1000));
-            $dispatched += EventPump::drain($monitor, $events, $wait, 1000);
+            // Alerts first (each waits within its notifier's timeout), then events; each
+            // wait is short so neither holds up the other for long.
+            $wait = $until === null ? 0.25 : max(0.0, min(0.25, $until - microtime(true)));
+            $alerts += $monitor->serveNotifiers(0);
+            $dispatched += EventPump::drain($monitor, $events, (int) ($wait * 1000), 1000);
         }
+        $alerts += $monitor->serveNotifiers(0);
         $monitor->shutdown();
-        $this->info("upwatch: stopped ({$dispatched} events dispatched)");
+        $this->info("upwatch: stopped ({$dispatched} events dispatched, {$alerts} alerts sent to notifiers)");
         return self::SUCCESS;
     }
 }

@@ -24,6 +24,20 @@ use Upwatch\Monitor;
  * @method static string prometheus()
  * @method static void start()
  * @method static \Generator events(int $timeoutMs = 0, ?int $limit = null)
+ * @method static array incidents(array $query = [])
+ * @method static array incidentStats(array $query = [], string $window = '30d')
+ * @method static void addNotifier(array $spec, ?\Upwatch\Notifier $notifier = null)
+ * @method static bool removeNotifier(string $name)
+ * @method static void addAlert(array $rule)
+ * @method static bool removeAlert(string $name)
+ * @method static void addMaintenance(array $window)
+ * @method static bool removeMaintenance(string $name)
+ * @method static void mute(string $target, string $duration)
+ * @method static void unmute(string $target)
+ * @method static array alerting()
+ * @method static array pendingAlerts()
+ * @method static array readiness(?array $services = null)
+ * @method static int serveNotifiers(float $seconds)
  *
  * @see Monitor
  */

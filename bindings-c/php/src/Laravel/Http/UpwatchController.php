@@ -13,7 +13,8 @@ use Upwatch\Monitor;
 
 /**
  * The endpoints every upwatch framework integration serves (Django, Flask, Express,
- * Laravel), with the same JSON: status, history, changes, uptime, host, metrics, ready.
+ * Laravel), with the same JSON: status, history, changes, uptime, host, metrics, ready,
+ * incidents, alerts.
  */
 class UpwatchController
 {
@@ -63,21 +64,36 @@ class UpwatchController
         ]);
     }
 
-    public function ready(): JsonResponse
+    /** The engine's readiness answer (the rule lives in the core): 200 when ready, else 503. */
+    public function ready(): Response
     {
-        $status = $this->monitor->status();
         $wanted = config('upwatch.ready_services');
-        $services = [];
-        foreach ($status['services'] ?? [] as $service) {
-            if ($wanted === null || in_array($service['service'], (array) $wanted, true)) {
-                $services[$service['service']] = $service['status'] ?? null;
-            }
-        }
-        foreach ((array) ($wanted ?? []) as $name) {
-            $services[$name] = $services[$name] ?? null;
-        }
-        $ready = !in_array('down', $services, true);
-        return new JsonResponse(['ready' => $ready, 'services' => (object) $services], $ready ? 200 : 503);
+        $json = $this->monitor->json('readiness', $wanted === null ? [] : array_values((array) $wanted));
+        $ready = (bool) (json_decode($json, true)['ready'] ?? false);
+        return new Response($json, $ready ? 200 : 503, ['Content-Type' => 'application/json']);
+    }
+
+    /** A page of incidents, newest first (the query of history). */
+    public function incidents(Request $request): HttpResponse
+    {
+        return $this->page($request, 'incidents');
+    }
+
+    /** {"status": status().alerts, "alerting": alerting(), "pending": pendingAlerts()} */
+    public function alerts(): Response
+    {
+        $counters = json_encode(
+            $this->monitor->status()['alerts'] ?? new \stdClass(),
+            JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_PRESERVE_ZERO_FRACTION
+        );
+        // The engine's own JSON for the rest: decoding and encoding again would turn empty
+        // objects into lists.
+        return $this->raw(sprintf(
+            '{"status":%s,"alerting":%s,"pending":%s}',
+            $counters,
+            $this->monitor->json('alerting'),
+            $this->monitor->json('pending_alerts')
+        ));
     }
 
     private function page(Request $request, string $what): HttpResponse

@@ -644,9 +644,7 @@ fn read_baseline(o: &mut Obj, p: &mut Problems) -> Option<Baseline> {
     if !(factor.is_finite() && factor > 1.0) {
         p.push(factor_path, "must be a number above 1");
     }
-    let min_samples = b
-        .int("min_samples", 1, 1_000_000, p)
-        .map_or(d.min_samples, |n| n);
+    let min_samples = b.int("min_samples", 1, 1_000_000, p).map_or(d.min_samples, |n| n);
     let every = evaluation_every(&mut b, p);
     b.finish(p);
     Some(Baseline {

@@ -298,7 +298,7 @@ def test_add_and_remove_notifiers_and_rules() -> None:
         ("pager", True, 2000),
     ]
     [rule] = view["rules"]
-    assert rule["severity"] == "warning" and rule["notify"] == ["ops", "pager"] and rule["for"]["secs"] == 300
+    assert rule["severity"] == "warning" and rule["notify"] == ["ops", "pager"] and rule["for"] == "5m"
     assert m.remove_alert("all") and not m.remove_alert("all")
     assert m.remove_notifier("pager") and not m.remove_notifier("pager")
     assert [n["name"] for n in m.alerting()["notifiers"]] == ["ops"]

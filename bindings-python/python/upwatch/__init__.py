@@ -311,7 +311,7 @@ class Alert:
 
     @property
     def kind(self) -> str:
-        """``down``, ``resolved``, ``degraded``, ``still_open``, ``flapping`` or ``certificate_expiring``."""
+        """``down``, ``resolved``, ``degraded``, ``still_open``, ``flapping``, ``certificate_expiring``, ``latency_baseline`` or ``slo``."""
         return str(self._d["kind"])
 
     @property

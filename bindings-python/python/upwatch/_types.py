@@ -34,12 +34,13 @@ __all__ = [
     "NotifierSpec",
     "AlertRuleSpec",
     "MaintenanceSpec",
-    "DurationDict",
     "AlertDict",
     "DeliveryFailureDict",
     "AlertsStatusDict",
     "NotifierViewDict",
     "AlertRuleDict",
+    "BaselineDict",
+    "SloDict",
     "MaintenanceViewDict",
     "MuteDict",
     "AlertingDict",
@@ -260,7 +261,7 @@ AlertRuleSpec = TypedDict(
     "AlertRuleSpec",
     {
         "name": str,
-        "on": List[str],  # down, resolved, degraded, still_open, flapping, certificate_expiring
+        "on": List[str],  # down, resolved, degraded, still_open, flapping, certificate_expiring, latency_baseline, slo
         "checks": List[str],
         "services": List[str],
         "tags": List[str],
@@ -296,13 +297,6 @@ MaintenanceSpec = TypedDict(
 RFC 3339) or weekly (``weekdays``, ``start``, ``end``, ``timezone``)."""
 
 
-class DurationDict(TypedDict):
-    """A duration as the engine's views give it back."""
-
-    secs: int
-    nanos: int
-
-
 class CertificateBriefDict(TypedDict):
     not_after: str
     days_left: float
@@ -324,7 +318,7 @@ class AlertDict(TypedDict):
 
     id: str
     rule: str
-    kind: str  # down, resolved, degraded, still_open, flapping, certificate_expiring
+    kind: str  # down, resolved, degraded, still_open, flapping, certificate_expiring, latency_baseline, slo
     severity: str
     check: str
     service: NotRequired[str]
@@ -370,27 +364,51 @@ class NotifierViewDict(TypedDict):
     max_attempts: int
 
 
+class BaselineDict(TypedDict):
+    """Latency against the check's own history: ``p95 over recent > factor x p95 over over``."""
+
+    percentile: int
+    recent: str
+    over: str
+    factor: float
+    min_samples: int
+    every: str
+
+
+class SloDict(TypedDict):
+    """An uptime objective over a window."""
+
+    uptime_pct: float
+    window: str
+    every: str
+
+
 class FlappingDict(TypedDict):
     changes: int
-    within: DurationDict
+    within: str
 
 
 AlertRuleDict = TypedDict(
     "AlertRuleDict",
+    "BaselineDict",
+    "SloDict",
     {
         "name": str,
         "on": List[str],
         "checks": List[str],
         "services": List[str],
         "tags": List[str],
-        "for": DurationDict,
+        "for": str,
         "severity": str,
         "notify": List[str],
-        "repeat": Optional[DurationDict],
+        "repeat": Optional[str],
         "send_resolved": bool,
         "flapping": Optional[FlappingDict],
-        "certificate": List[DurationDict],
+        "certificate": List[str],
+        "baseline": BaselineDict,
+        "slo": SloDict,
     },
+    total=False,
 )
 """An alert rule as :meth:`upwatch.Monitor.alerting` shows it (defaults filled in)."""
 

@@ -715,16 +715,32 @@ pub enum Schedule {
     /// On some weekdays, between two local times in a time zone (`end` before `start`
     /// crosses midnight, counted from the start's day).
     Weekly {
-        /// The days it starts on.
+        /// The days it starts on (`"mon"`, as in specs).
+        #[serde(serialize_with = "weekday_names")]
         weekdays: Vec<Weekday>,
-        /// Local start time.
+        /// Local start time (`"02:00"`).
+        #[serde(serialize_with = "clock_time")]
         start: NaiveTime,
         /// Local end time.
+        #[serde(serialize_with = "clock_time")]
         end: NaiveTime,
         /// The time zone (IANA name).
         #[serde(serialize_with = "tz_name")]
         timezone: chrono_tz::Tz,
     },
+}
+
+fn weekday_names<S: serde::Serializer>(days: &[Weekday], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(days.iter().map(|d| d.to_string().to_lowercase()))
+}
+
+fn clock_time<S: serde::Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+    use chrono::Timelike;
+    if t.second() == 0 {
+        s.serialize_str(&t.format("%H:%M").to_string())
+    } else {
+        s.serialize_str(&t.format("%H:%M:%S").to_string())
+    }
 }
 
 fn tz_name<S: serde::Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {

@@ -245,11 +245,11 @@ pub fn render(kind: NotifierKind, alert: &Alert) -> String {
     body.to_string()
 }
 
-fn slack_escape(s: &str) -> String {
+pub(crate) fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn discord_escape(s: &str) -> String {
+pub(crate) fn discord_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '*' | '_' | '~' | '`' | '|' | '>' | '\\' | '@' | '#' | '[' | ']') {
@@ -260,7 +260,7 @@ fn discord_escape(s: &str) -> String {
     out
 }
 
-fn teams_escape(s: &str) -> String {
+pub(crate) fn teams_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -11,5 +11,6 @@ pub mod deliver;
 pub mod engine;
 pub mod incidents;
 pub mod rules;
+pub mod template;
 
 pub use engine::{Alert, AlertsStatus, Clock, HostBrief};

@@ -116,15 +116,14 @@ impl NotifierKind {
         )
     }
 
-    /// Whether its body is the event JSON (or a template rendering JSON).
-    pub fn sends_json(self) -> bool {
-        matches!(
-            self,
-            NotifierKind::Webhook | NotifierKind::Nats | NotifierKind::Redis | NotifierKind::Amqp
-        )
-    }
-
     /// How its template's values are escaped.
+    ///
+    /// ```
+    /// use monitor_core::alerts::{rules::NotifierKind, template::Format};
+    /// assert_eq!(NotifierKind::Amqp.template_format(), Format::Json);
+    /// assert_eq!(NotifierKind::Email.template_format(), Format::Text);
+    /// assert!(NotifierKind::Teams.is_http() && !NotifierKind::Nats.is_http());
+    /// ```
     pub fn template_format(self) -> super::template::Format {
         use super::template::Format;
         match self {
@@ -212,6 +211,15 @@ impl fmt::Debug for EmailSpec {
 }
 
 /// Where a broker notifier publishes.
+///
+/// ```
+/// use monitor_core::alerts::rules::{BrokerTarget, NotifierSpec};
+/// let n = NotifierSpec::from_value(serde_json::json!({
+///     "name": "events", "kind": "redis", "url": "redis://127.0.0.1:6379", "mode": "stream",
+///     "stream": "upwatch:alerts"
+/// })).unwrap();
+/// assert_eq!(n.broker, Some(BrokerTarget::RedisStream { stream: "upwatch:alerts".into(), maxlen: 10_000 }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BrokerTarget {
     /// `PUB` on a NATS subject.
@@ -380,7 +388,8 @@ pub(crate) fn read_notifier(
         },
         None => None,
     };
-    // A field of another kind is named as such; with no valid kind, none is judged.
+    // A field of another kind is named as such; with no valid kind, only `url` is judged
+    // (as a webhook's, the first kind there was).
     for (key, kinds) in KIND_FIELDS {
         match kind {
             Some(k) if !kinds.contains(&k) && o.has(key) => {
@@ -392,15 +401,17 @@ pub(crate) fn read_notifier(
                 p.push(o.at(key), message);
                 o.raw(key);
             }
-            None => {
+            None if *key != "url" => {
                 o.raw(key);
             }
             _ => {}
         }
     }
     let url = match kind {
-        Some(k) if k != NotifierKind::Email => read_url(&mut o, k, p),
-        _ => None,
+        Some(NotifierKind::Email) => None,
+        Some(k) => read_url(&mut o, k, p),
+        None if o.has("url") => read_url(&mut o, NotifierKind::Webhook, p),
+        None => None,
     };
     let mut secret = None;
     let mut headers = Vec::new();

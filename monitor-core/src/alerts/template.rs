@@ -83,6 +83,14 @@ impl Format {
 pub struct TemplateError(String);
 
 /// A compiled template for one [`Format`].
+///
+/// ```
+/// use monitor_core::alerts::template::{Format, Template};
+/// let t = Template::new("{{ title }} since {{ since }}", Format::Text).unwrap();
+/// assert_eq!(t.format(), Format::Text);
+/// // A name the alert does not have is refused when the template is made.
+/// assert!(Template::new("{{ checkname }}", Format::Text).is_err());
+/// ```
 pub struct Template {
     env: Environment<'static>,
     format: Format,

@@ -627,6 +627,130 @@ async fn receivers_that_are_down_give_failures_naming_notifier_and_kind_without_
 }
 
 #[tokio::test]
+async fn receivers_that_accept_and_never_answer_time_out_within_the_notifier_timeout() {
+    // Takes connections and holds them, silent.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let common = json!({"timeout": "300ms", "max_attempts": 1});
+    let with = |extra: Value| {
+        let mut v = common.clone();
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    };
+    let m = monitor(json!([
+        with(
+            json!({"name": "mail", "kind": "email", "host": "127.0.0.1", "port": addr.port(), "tls": "tls",
+                    "from": "upwatch@example.com", "to": "ops@example.com"})
+        ),
+        with(json!({"name": "nats", "kind": "nats", "url": format!("nats://{addr}"), "subject": "alerts"})),
+        with(json!({"name": "redis", "kind": "redis", "url": format!("redis://{addr}"), "channel": "alerts"})),
+        with(json!({"name": "amqp", "kind": "amqp", "url": format!("amqp://{addr}/%2f"), "exchange": "alerts"})),
+    ]));
+    let mut failures = m.subscribe(Filter::default().kinds([EventKind::AlertDeliveryFailed]));
+    let started = std::time::Instant::now();
+    m.push("api", false, None).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(next_failure(&mut failures).await);
+    }
+    let took = started.elapsed();
+    got.sort();
+    let expected: Vec<(String, String, bool)> = ["amqp", "mail", "nats", "redis"]
+        .iter()
+        .map(|n| (n.to_string(), "timeout".to_string(), true))
+        .collect();
+    assert_eq!(got, expected);
+    // Each attempt ended at its timeout, not at some library default.
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(held.lock().unwrap().len() >= 4);
+    server.abort();
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn webhook_and_chat_templates_are_sent_escaped_and_signed() {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    let seen: Arc<Mutex<Vec<(String, HeaderMap, Bytes)>>> = Arc::default();
+    let mut router = axum::Router::new();
+    for path in ["/hook", "/slack", "/discord", "/teams"] {
+        let seen = seen.clone();
+        router = router.route(
+            path,
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| async move {
+                seen.lock().unwrap().push((path.to_string(), headers, body));
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        );
+    }
+    let target = upwatch_testbed::serve_http(Some(router)).await.unwrap();
+    let m = monitor(json!([
+        {"name": "hook", "kind": "webhook", "url": target.url("/hook"), "secret": "hmac-key",
+         "template": "{\"summary\": {{ title }}, \"detail\": {{ message }}, \"tags\": {{ tags }}, \"svc\": {{ service }}}"},
+        {"name": "slack", "kind": "slack", "url": target.url("/slack"), "template": "*{{ check }}*: {{ message }}"},
+        {"name": "discord", "kind": "discord", "url": target.url("/discord"), "template": "**{{ check }}**: {{ message }}"},
+        {"name": "teams", "kind": "teams", "url": target.url("/teams"), "template": "**{{ check }}**: {{ message }}"}
+    ]));
+    m.push("api", false, Some("got <b>*500*</b> & \"quotes\"".into()))
+        .await
+        .unwrap();
+    wait_until("4 requests", Duration::from_secs(20), || {
+        seen.lock().unwrap().len() == 4
+    })
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    let of = |p: &str| seen.iter().find(|r| r.0 == p).cloned().unwrap();
+
+    let (_, headers, body) = of("/hook");
+    assert_eq!(
+        headers["x-upwatch-signature"].to_str().unwrap(),
+        monitor_core::alerts::deliver::signature(b"hmac-key", &body)
+    );
+    let hook: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(hook["summary"], "[CRITICAL] api down");
+    assert!(
+        hook["detail"]
+            .as_str()
+            .unwrap()
+            .contains("got <b>*500*</b> & \"quotes\""),
+        "{hook}"
+    );
+    assert_eq!(
+        (hook["tags"].clone(), hook["svc"].clone()),
+        (json!([]), json!("backend"))
+    );
+
+    let slack: Value = serde_json::from_slice(&of("/slack").2).unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*api*: ") && text.contains("got &lt;b&gt;*500*&lt;/b&gt; &amp; \"quotes\""),
+        "{text}"
+    );
+    let discord: Value = serde_json::from_slice(&of("/discord").2).unwrap();
+    let text = discord["content"].as_str().unwrap();
+    assert!(
+        text.starts_with("**api**: ") && text.contains("<b\\>\\*500\\*"),
+        "{text}"
+    );
+    assert_eq!(discord["allowed_mentions"]["parse"], json!([]));
+    let teams: Value = serde_json::from_slice(&of("/teams").2).unwrap();
+    assert_eq!(teams["@type"], "MessageCard");
+    let text = teams["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("**api**: ") && text.contains("&lt;b&gt;\\*500\\*"),
+        "{text}"
+    );
+    m.shutdown().await;
+}
+
+#[tokio::test]
 async fn nats_subject_receives_the_event_json() {
     let Some(url) = service_url("UPWATCH_TEST_NATS_URL", "nats_subject_receives_the_event_json") else {
         return;

@@ -51,6 +51,20 @@ assert len(checks) >= 8, checks
 print("demo agent: %d events from %d checks" % (len(events), len(checks)))
 '
 
+# ---- The alert outage test lasts three minutes of mostly waiting: it runs (already built,
+# ignored by the plain `cargo test` above) in the background beside the binding suites. ----
+step "alerts through a 3-minute receiver outage and a SIGKILL (in the background)"
+outage_bin=$(cargo test -q -p upwatch-cli --test outage --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "outage":
+        print(m["executable"])')
+outage_log="$(mktemp)"
+"$outage_bin" --ignored --test-threads 1 >"$outage_log" 2>&1 &
+outage_pid=$!
+echo "started: $outage_bin (pid $outage_pid)"
+
 # ---- The bindings: each script installs what it needs, builds its artifact once (debug,
 # in the shared target dir) and runs its own runners, which print their own summaries. ----
 failed=()
@@ -67,6 +81,16 @@ binding() {
 binding "Python binding, Django and Flask (pytest, mypy --strict)" bindings-python/scripts/test.sh
 binding "Node binding and Express (node --test, tsc --strict)" bindings-node/scripts/test.sh
 binding "C library (valgrind), PHP FFI and Laravel (phpunit)" bindings-c/scripts/test.sh
+
+step "alert outage test (started before the bindings)"
+if wait "$outage_pid"; then
+    cat "$outage_log"
+    echo "alert outage test: passed"
+else
+    cat "$outage_log"
+    echo "alert outage test: FAILED"
+    failed+=("alert outage test")
+fi
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

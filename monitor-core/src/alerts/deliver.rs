@@ -11,15 +11,19 @@
 //! queued when the process stops are sent after it starts again (by whichever process
 //! then holds the lease); with the memory store they are lost.
 //!
-//! Requests go through the HTTP check machinery (a POST run by the [`Prober`] with
-//! `expect.status = "2xx"`), so every request has the notifier's timeout. Errors name
-//! the notifier and the kind of failure or the status code, never the URL, the secret
-//! or a header.
+//! Webhook, Slack, Discord and Teams requests go through the HTTP check machinery (a POST
+//! run by the [`Prober`] with `expect.status = "2xx"`), so every request has the
+//! notifier's timeout. Mail goes over SMTP ([`super::email`]), broker messages to NATS,
+//! Redis or AMQP ([`super::brokers`]), each attempt bounded by the same timeout. Errors
+//! name the notifier and the kind of failure or the status code, never the URL, the
+//! secret, a header or a password.
 //!
-//! Bodies: webhooks get the `alert_fired` event JSON (signed with HMAC-SHA256 in
-//! `X-Upwatch-Signature: sha256=<hex>` over the raw body when a secret is set, with
-//! `X-Upwatch-Timestamp` and `X-Upwatch-Delivery`); Slack and Discord their incoming
-//! webhook shapes; Teams a MessageCard.
+//! Bodies: webhooks and brokers get the `alert_fired` event JSON (webhooks signed with
+//! HMAC-SHA256 in `X-Upwatch-Signature: sha256=<hex>` over the raw body when a secret is
+//! set, with `X-Upwatch-Timestamp` and `X-Upwatch-Delivery`); Slack and Discord their
+//! incoming webhook shapes; Teams a MessageCard; mail a plain text summary. A notifier's
+//! `template` ([`super::template`]) replaces the whole body of a webhook or broker
+//! message, the text of a chat message, the plain text of a mail.
 
 use chrono::Utc;
 use serde_json::json;
@@ -30,8 +34,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::brokers::Broker;
+use super::email::Mailer;
 use super::engine::{Alert, Alerting, DeliveryFailure, Publish};
 use super::rules::{NotifierKind, NotifierSpec, Trigger};
+use super::template::Template;
 use crate::bus::Event;
 use crate::checks::Prober;
 use crate::spec::{CheckKind, CheckSpec};
@@ -52,10 +59,16 @@ pub struct DeliveryError {
     pub failure: String,
 }
 
-/// A configured notifier: its spec and the request template. `Debug` shows no secret.
+/// A configured notifier: its spec, its template, and how it sends (the request template
+/// of HTTP kinds, the mail transport, the broker connection). `Debug` shows no secret.
 pub(crate) struct Notifier {
     pub(crate) spec: NotifierSpec,
     request: Option<CheckSpec>,
+    /// `None` without a template; `Some(Err)` for one that does not compile (the spec
+    /// refuses those, so only a hand-made spec gets here): its sends fail as `template`.
+    template: Option<Result<Template, super::template::TemplateError>>,
+    mailer: Option<Mailer>,
+    broker: Option<Broker>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -66,25 +79,63 @@ impl std::fmt::Debug for Notifier {
 
 impl Notifier {
     pub(crate) fn new(spec: NotifierSpec) -> Notifier {
-        let template = json!({
-            "name": format!("notifier:{}", spec.name),
-            "kind": "http",
-            "url": spec.url.as_ref().map(|u| u.as_str().replace("${", "$${")),
-            "method": "POST",
-            "interval": "1h",
-            "timeout": format!("{}ms", spec.timeout.as_millis().max(1)),
-            "follow_redirects": false,
-            "max_body": "64KiB",
-            "expect": { "status": "2xx" },
-        });
-        let request = CheckSpec::from_value_with_env(template, &|_| None).ok();
-        Notifier { spec, request }
+        let request = match (&spec.url, spec.kind.is_http()) {
+            (Some(url), true) => {
+                let template = json!({
+                    "name": format!("notifier:{}", spec.name),
+                    "kind": "http",
+                    "url": url.as_str().replace("${", "$${"),
+                    "method": "POST",
+                    "interval": "1h",
+                    "timeout": format!("{}ms", spec.timeout.as_millis().max(1)),
+                    "follow_redirects": false,
+                    "max_body": "64KiB",
+                    "expect": { "status": "2xx" },
+                });
+                CheckSpec::from_value_with_env(template, &|_| None).ok()
+            }
+            _ => None,
+        };
+        let template = spec
+            .template
+            .as_deref()
+            .map(|source| Template::new(source, spec.kind.template_format()));
+        let mailer = spec.email.clone().map(|e| Mailer::new(e, spec.timeout));
+        let broker = match (&spec.url, &spec.broker) {
+            (Some(url), Some(target)) => Some(Broker::new(url.clone(), target.clone(), spec.timeout)),
+            _ => None,
+        };
+        Notifier {
+            spec,
+            request,
+            template,
+            mailer,
+            broker,
+        }
+    }
+
+    /// The body for one alert: the template's rendering (wrapped in the chat shape for
+    /// chat kinds), or the default for the kind.
+    fn body(&self, alert: &Alert) -> Result<String, String> {
+        let Some(template) = &self.template else {
+            return Ok(render(self.spec.kind, alert));
+        };
+        let text = template
+            .as_ref()
+            .map_err(|_| "template".to_string())?
+            .render(alert)
+            .map_err(|_| "template".to_string())?;
+        Ok(match self.spec.kind {
+            NotifierKind::Slack | NotifierKind::Discord | NotifierKind::Teams => {
+                chat_body(self.spec.kind, alert, &text)
+            }
+            _ => text,
+        })
     }
 
     /// The request for one alert: body, content type, signature and the notifier's headers.
-    fn request(&self, alert: &Alert) -> Option<CheckSpec> {
+    fn request(&self, alert: &Alert, body: String) -> Option<CheckSpec> {
         let mut check = self.request.clone()?;
-        let body = render(self.spec.kind, alert);
         let CheckKind::Http(http) = &mut check.kind else {
             return None;
         };
@@ -135,7 +186,17 @@ impl Notifier {
                 Err(_) => Err(fail("timeout".into())),
             };
         }
-        let check = self.request(alert).ok_or_else(|| fail("invalid request".into()))?;
+        let body = self.body(alert).map_err(fail)?;
+        let deadline = Instant::now() + self.spec.timeout;
+        if let Some(mailer) = &self.mailer {
+            return mailer.send(&self.spec.name, alert, body, deadline).await.map_err(fail);
+        }
+        if let Some(broker) = &self.broker {
+            return broker.publish(alert, body.as_bytes(), deadline).await.map_err(fail);
+        }
+        let check = self
+            .request(alert, body)
+            .ok_or_else(|| fail("invalid request".into()))?;
         let result = prober.run(&check).await;
         if result.status != crate::result::Status::Down {
             return Ok(());
@@ -170,7 +231,8 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     out
 }
 
-/// The request body a notifier of `kind` sends for `alert`.
+/// The body a notifier of `kind` sends for `alert` when it has no template: the event
+/// JSON for webhooks and brokers, the chat shapes, a plain text summary for mail.
 ///
 /// ```
 /// use monitor_core::alerts::{deliver::render, rules::NotifierKind, Alert};
@@ -182,14 +244,12 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 /// assert_eq!(hook["event"], "alert_fired");
 /// let slack: serde_json::Value = serde_json::from_str(&render(NotifierKind::Slack, &a)).unwrap();
 /// assert!(slack["text"].as_str().unwrap().contains("api &lt;x&gt;"));
+/// assert_eq!(render(NotifierKind::Nats, &a), render(NotifierKind::Webhook, &a));
+/// let mail = render(NotifierKind::Email, &a);
+/// assert!(mail.starts_with("api <x> is down\n\ncheck: api <x>\n"), "{mail}");
 /// ```
 pub fn render(kind: NotifierKind, alert: &Alert) -> String {
-    let title = format!(
-        "[{}] {} {}",
-        alert.severity.as_str().to_uppercase(),
-        alert.check,
-        alert.kind.as_str()
-    );
+    let title = super::template::title(alert);
     let mut facts: Vec<(&str, String)> = vec![("check", alert.check.clone()), ("rule", alert.rule.clone())];
     if let Some(s) = &alert.service {
         facts.push(("service", s.clone()));
@@ -213,7 +273,24 @@ pub fn render(kind: NotifierKind, alert: &Alert) -> String {
         _ => (0xd0, 0x30, 0x30),
     };
     let body = match kind {
-        NotifierKind::Webhook | NotifierKind::Callable => Event::AlertFired(Box::new(alert.clone())).to_json(),
+        NotifierKind::Webhook
+        | NotifierKind::Nats
+        | NotifierKind::Redis
+        | NotifierKind::Amqp
+        | NotifierKind::Callable => {
+            Event::AlertFired(Box::new(alert.clone())).to_json()
+        }
+        NotifierKind::Email => {
+            let mut text = format!("{}\n\n", alert.message);
+            for (k, v) in &facts {
+                text.push_str(&format!("{k}: {v}\n"));
+            }
+            if let Some(e) = &alert.error {
+                text.push_str(&format!("error: {}\n", e.message));
+            }
+            text.push_str(&format!("at: {}\nalert: {}\n", alert.at.to_rfc3339(), alert.id));
+            return text;
+        }
         NotifierKind::Slack => {
             let esc = slack_escape;
             let fields: Vec<String> = facts.iter().map(|(k, v)| format!("*{k}*: {}", esc(v))).collect();
@@ -259,11 +336,30 @@ pub fn render(kind: NotifierKind, alert: &Alert) -> String {
     body.to_string()
 }
 
-fn slack_escape(s: &str) -> String {
+/// A chat message whose text is a template's rendering (values already escaped for the
+/// chat's markup).
+fn chat_body(kind: NotifierKind, alert: &Alert, text: &str) -> String {
+    let body = match kind {
+        NotifierKind::Slack => json!({ "text": text }),
+        NotifierKind::Discord => json!({
+            "content": clip(text, 2000),
+            "allowed_mentions": { "parse": [] },
+        }),
+        _ => json!({
+            "@type": "MessageCard",
+            "@context": "https://schema.org/extensions",
+            "summary": teams_escape(&super::template::title(alert)),
+            "text": text,
+        }),
+    };
+    body.to_string()
+}
+
+pub(crate) fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn discord_escape(s: &str) -> String {
+pub(crate) fn discord_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '*' | '_' | '~' | '`' | '|' | '>' | '\\' | '@' | '#' | '[' | ']') {
@@ -274,7 +370,7 @@ fn discord_escape(s: &str) -> String {
     out
 }
 
-fn teams_escape(s: &str) -> String {
+pub(crate) fn teams_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -80,20 +80,87 @@ pub enum NotifierKind {
     Discord,
     /// A Microsoft Teams incoming webhook (MessageCard).
     Teams,
+    /// Mail over SMTP (STARTTLS, TLS or plain, with or without authentication).
+    Email,
+    /// A NATS subject.
+    Nats,
+    /// A Redis pub/sub channel or stream.
+    Redis,
+    /// An AMQP 0-9-1 exchange (RabbitMQ), with publisher confirms.
+    Amqp,
     /// A function of the host program (a Python or JS function, a PHP object polling for
     /// alerts), registered with the notifier; same outbox, retries and ordering.
     Callable,
 }
 
 impl NotifierKind {
-    /// The spec name (`webhook`, `slack`, `discord`, `teams`).
+    /// Every kind, in the order error messages list them.
+    pub const ALL: [NotifierKind; 9] = [
+        NotifierKind::Webhook,
+        NotifierKind::Slack,
+        NotifierKind::Discord,
+        NotifierKind::Teams,
+        NotifierKind::Email,
+        NotifierKind::Nats,
+        NotifierKind::Redis,
+        NotifierKind::Amqp,
+        NotifierKind::Callable,
+    ];
+
+    /// The spec name (`webhook`, `slack`, `discord`, `teams`, `email`, `nats`, `redis`, `amqp`, `callable`).
+    ///
+    /// ```
+    /// use monitor_core::alerts::rules::NotifierKind;
+    /// let names: Vec<&str> = NotifierKind::ALL.iter().map(|k| k.as_str()).collect();
+    /// assert_eq!(names, ["webhook", "slack", "discord", "teams", "email", "nats", "redis", "amqp", "callable"]);
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             NotifierKind::Webhook => "webhook",
             NotifierKind::Slack => "slack",
             NotifierKind::Discord => "discord",
             NotifierKind::Teams => "teams",
+            NotifierKind::Email => "email",
+            NotifierKind::Nats => "nats",
+            NotifierKind::Redis => "redis",
+            NotifierKind::Amqp => "amqp",
             NotifierKind::Callable => "callable",
+        }
+    }
+
+    fn parse(s: &str) -> Option<NotifierKind> {
+        Some(match s {
+            "msteams" => NotifierKind::Teams,
+            "smtp" => NotifierKind::Email,
+            "rabbitmq" => NotifierKind::Amqp,
+            _ => *NotifierKind::ALL.iter().find(|k| k.as_str() == s)?,
+        })
+    }
+
+    /// Whether it POSTs to an HTTP(S) URL (webhook, Slack, Discord, Teams).
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            NotifierKind::Webhook | NotifierKind::Slack | NotifierKind::Discord | NotifierKind::Teams
+        )
+    }
+
+    /// How its template's values are escaped.
+    ///
+    /// ```
+    /// use monitor_core::alerts::{rules::NotifierKind, template::Format};
+    /// assert_eq!(NotifierKind::Amqp.template_format(), Format::Json);
+    /// assert_eq!(NotifierKind::Email.template_format(), Format::Text);
+    /// assert!(NotifierKind::Teams.is_http() && !NotifierKind::Nats.is_http());
+    /// ```
+    pub fn template_format(self) -> super::template::Format {
+        use super::template::Format;
+        match self {
+            NotifierKind::Slack => Format::Slack,
+            NotifierKind::Discord => Format::Discord,
+            NotifierKind::Teams => Format::Teams,
+            NotifierKind::Email => Format::Text,
+            _ => Format::Json,
         }
     }
 }
@@ -106,9 +173,116 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 /// Default cap on the wait between retries.
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Default bound of a Redis stream (`MAXLEN ~`).
+pub const DEFAULT_STREAM_MAXLEN: u64 = 10_000;
 
-/// One notifier: where alerts go. Its URL, secret and headers are secrets: `Debug`
-/// shows only the name and kind.
+/// How an SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// A plain connection upgraded with STARTTLS, which the server must offer (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption (port 25): for a relay on the same host; no password allowed.
+    None,
+}
+
+/// The mail settings of an `email` notifier. `Debug` hides the username and password.
+///
+/// ```
+/// use monitor_core::alerts::rules::{NotifierSpec, SmtpTls};
+/// let n = NotifierSpec::from_value(serde_json::json!({
+///     "name": "mail", "kind": "email", "host": "smtp.example.com", "username": "ops",
+///     "password": "hunter2", "from": "upwatch <upwatch@example.com>", "to": "ops@example.com",
+///     "subject": "{{ title }}"
+/// })).unwrap();
+/// let mail = n.email.as_ref().unwrap();
+/// assert_eq!((mail.port, mail.tls), (587, SmtpTls::StartTls));
+/// assert!(!format!("{n:?}").contains("hunter2"));
+/// ```
+#[derive(Clone)]
+pub struct EmailSpec {
+    /// The SMTP server.
+    pub host: String,
+    /// Its port (default 587 with STARTTLS, 465 with TLS, 25 without).
+    pub port: u16,
+    /// How the connection is secured (default STARTTLS).
+    pub tls: SmtpTls,
+    /// Login (with `password`).
+    pub username: Option<String>,
+    /// Password (a secret).
+    pub password: Option<String>,
+    /// The sender mailbox (`"upwatch <upwatch@example.com>"`).
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// The subject template (default: `{{ title }}`).
+    pub subject: Option<String>,
+    /// An HTML body template, sent beside the plain text one.
+    pub html: Option<String>,
+    /// A PEM file of CA certificates to trust instead of the Mozilla roots.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl fmt::Debug for EmailSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailSpec")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username.as_ref().map(|_| "<redacted>"))
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a broker notifier publishes.
+///
+/// ```
+/// use monitor_core::alerts::rules::{BrokerTarget, NotifierSpec};
+/// let n = NotifierSpec::from_value(serde_json::json!({
+///     "name": "events", "kind": "redis", "url": "redis://127.0.0.1:6379", "mode": "stream",
+///     "stream": "upwatch:alerts"
+/// })).unwrap();
+/// assert_eq!(n.broker, Some(BrokerTarget::RedisStream { stream: "upwatch:alerts".into(), maxlen: 10_000 }));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrokerTarget {
+    /// `PUB` on a NATS subject.
+    Nats {
+        /// The subject (no wildcards).
+        subject: String,
+    },
+    /// `PUBLISH` on a Redis channel; a channel nobody listens on counts as a failure.
+    RedisPublish {
+        /// The channel.
+        channel: String,
+    },
+    /// `XADD` to a Redis stream, trimmed to about `maxlen` entries.
+    RedisStream {
+        /// The stream's key.
+        stream: String,
+        /// `MAXLEN ~` bound.
+        maxlen: u64,
+    },
+    /// `basic.publish` to an AMQP exchange; delivered once the broker confirms.
+    Amqp {
+        /// The exchange (`""` is the default exchange, routing by queue name).
+        exchange: String,
+        /// The routing key.
+        routing_key: String,
+        /// Have the broker return a message no queue takes (a failure) rather than drop it.
+        mandatory: bool,
+        /// Ask queues to keep the message on disk (delivery mode 2).
+        persistent: bool,
+    },
+}
+
+/// One notifier: where alerts go. Its URL, secret, headers and passwords are secrets:
+/// `Debug` shows none of them.
 ///
 /// ```
 /// use monitor_core::alerts::rules::{NotifierKind, NotifierSpec};
@@ -117,6 +291,14 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// })).unwrap();
 /// assert_eq!(n.kind, NotifierKind::Slack);
 /// assert!(!format!("{n:?}").contains("hooks.slack.com"));
+///
+/// let err = NotifierSpec::from_value(serde_json::json!({
+///     "name": "bus", "kind": "nats", "url": "nats://user:pw@127.0.0.1:4222", "subject": "a b",
+///     "template": "{{ check "
+/// })).unwrap_err().to_string();
+/// assert!(err.contains("subject: \"a b\" is not a NATS subject"), "{err}");
+/// assert!(err.contains("template: syntax error"), "{err}");
+/// assert!(!err.contains("pw@"), "{err}");
 /// ```
 #[derive(Clone)]
 pub struct NotifierSpec {
@@ -124,12 +306,20 @@ pub struct NotifierSpec {
     pub name: String,
     /// Where it sends.
     pub kind: NotifierKind,
-    /// The webhook URL (a secret for Slack, Discord and Teams); `None` for `callable`.
+    /// The webhook URL (a secret for Slack, Discord and Teams) or the broker's URL (a
+    /// secret: it may hold a password). `None` for email and callable notifiers.
     pub url: Option<url::Url>,
     /// HMAC-SHA256 key for the `X-Upwatch-Signature` header (webhooks).
     pub secret: Option<String>,
     /// Extra request headers (authorization and the like).
     pub headers: Vec<(String, String)>,
+    /// Mail settings (email).
+    pub email: Option<EmailSpec>,
+    /// Subject, channel, stream or exchange (brokers).
+    pub broker: Option<BrokerTarget>,
+    /// The message template (MiniJinja, see [`super::template`]): the whole body for
+    /// webhooks and brokers, the text for chat, the plain text body for mail.
+    pub template: Option<String>,
     /// Time allowed for one attempt.
     pub timeout: Duration,
     /// Attempts before giving up on an alert.
@@ -145,12 +335,15 @@ impl fmt::Debug for NotifierSpec {
         f.debug_struct("NotifierSpec")
             .field("name", &self.name)
             .field("kind", &self.kind)
-            .field("url", &"<redacted>")
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field(
                 "headers",
                 &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
             )
+            .field("email", &self.email)
+            .field("broker", &self.broker)
+            .field("template", &self.template.is_some())
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -167,6 +360,38 @@ impl NotifierSpec {
     }
 }
 
+/// Fields that only some kinds take (the others are common to all).
+const KIND_FIELDS: &[(&str, &[NotifierKind])] = {
+    use NotifierKind::*;
+    const HTTP: &[NotifierKind] = &[Webhook, Slack, Discord, Teams];
+    const EMAIL: &[NotifierKind] = &[Email];
+    const REDIS: &[NotifierKind] = &[Redis];
+    const AMQP: &[NotifierKind] = &[Amqp];
+    &[
+        ("url", &[Webhook, Slack, Discord, Teams, Nats, Redis, Amqp]),
+        ("secret", HTTP),
+        ("headers", HTTP),
+        ("host", EMAIL),
+        ("port", EMAIL),
+        ("tls", EMAIL),
+        ("username", EMAIL),
+        ("password", EMAIL),
+        ("from", EMAIL),
+        ("to", EMAIL),
+        ("html", EMAIL),
+        ("ca_file", EMAIL),
+        ("subject", &[Email, Nats]),
+        ("mode", REDIS),
+        ("channel", REDIS),
+        ("stream", REDIS),
+        ("maxlen", REDIS),
+        ("exchange", AMQP),
+        ("routing_key", AMQP),
+        ("mandatory", AMQP),
+        ("persistent", AMQP),
+    ]
+};
+
 pub(crate) fn read_notifier(
     value: &Value,
     path: &str,
@@ -179,53 +404,73 @@ pub(crate) fn read_notifier(
     let name = o.required_string("name", p);
     let kind_path = o.at("kind");
     let kind = match o.required_string("kind", p).as_deref() {
-        Some("webhook") => Some(NotifierKind::Webhook),
-        Some("slack") => Some(NotifierKind::Slack),
-        Some("discord") => Some(NotifierKind::Discord),
-        Some("teams") | Some("msteams") => Some(NotifierKind::Teams),
-        Some("callable") => Some(NotifierKind::Callable),
-        Some(other) => {
-            p.push(
-                kind_path,
-                format!("{other:?} is not a kind of notifier (one of: webhook, slack, discord, teams, callable)"),
-            );
-            None
-        }
+        Some(s) => match NotifierKind::parse(s) {
+            Some(k) => Some(k),
+            None => {
+                let all: Vec<&str> = NotifierKind::ALL.iter().map(|k| k.as_str()).collect();
+                p.push(
+                    kind_path,
+                    format!("{s:?} is not a kind of notifier (one of: {})", all.join(", ")),
+                );
+                None
+            }
+        },
         None => None,
     };
-    let url_path = o.at("url");
-    let callable = kind == Some(NotifierKind::Callable);
-    if callable && o.raw("url").is_some() {
-        p.push(
-            &url_path,
-            "a callable notifier has no URL (its function is registered with it)",
-        );
-    }
-    // Never echo the URL itself: for chat webhooks it is the secret.
-    let url_text = if callable { None } else { o.required_string("url", p) };
-    let url = url_text.and_then(|u| match url::Url::parse(&u) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Some(url),
-        Ok(_) => {
-            p.push(&url_path, "is not an http:// or https:// URL with a host");
-            None
+    // A field of another kind is named as such; with no valid kind, only `url` is judged
+    // (as a webhook's, the first kind there was).
+    for (key, kinds) in KIND_FIELDS {
+        match kind {
+            Some(k) if !kinds.contains(&k) && o.has(key) => {
+                let message = if *key == "secret" {
+                    "only webhooks are signed".to_string()
+                } else {
+                    format!("is not used by {} notifiers", k.as_str())
+                };
+                p.push(o.at(key), message);
+                o.raw(key);
+            }
+            None if *key != "url" => {
+                o.raw(key);
+            }
+            _ => {}
         }
-        Err(e) => {
-            p.push(&url_path, format!("is not a URL ({e})"));
-            None
-        }
-    });
-    let secret_path = o.at("secret");
-    let secret = o.string("secret", p);
-    if secret.is_some() && kind.is_some_and(|k| k != NotifierKind::Webhook) {
-        p.push(secret_path, "only webhooks are signed");
     }
-    let headers_path = o.at("headers");
-    let headers = o.string_map("headers", p).unwrap_or_default();
-    for (k, v) in &headers {
-        if http::HeaderName::try_from(k.as_str()).is_err() {
-            p.push(join(&headers_path, k), "is not a valid header name");
-        } else if http::HeaderValue::try_from(v.as_str()).is_err() {
-            p.push(join(&headers_path, k), "has characters not allowed in a header value");
+    let url = match kind {
+        Some(NotifierKind::Email | NotifierKind::Callable) => None,
+        Some(k) => read_url(&mut o, k, p),
+        None if o.has("url") => read_url(&mut o, NotifierKind::Webhook, p),
+        None => None,
+    };
+    let mut secret = None;
+    let mut headers = Vec::new();
+    if kind == Some(NotifierKind::Webhook) {
+        secret = o.string("secret", p);
+    }
+    if kind.is_some_and(NotifierKind::is_http) {
+        let headers_path = o.at("headers");
+        headers = o.string_map("headers", p).unwrap_or_default();
+        for (k, v) in &headers {
+            if http::HeaderName::try_from(k.as_str()).is_err() {
+                p.push(join(&headers_path, k), "is not a valid header name");
+            } else if http::HeaderValue::try_from(v.as_str()).is_err() {
+                p.push(join(&headers_path, k), "has characters not allowed in a header value");
+            }
+        }
+    }
+    let email = match kind {
+        Some(NotifierKind::Email) => read_email(&mut o, p),
+        _ => None,
+    };
+    let broker = match kind {
+        Some(k @ (NotifierKind::Nats | NotifierKind::Redis | NotifierKind::Amqp)) => read_broker(&mut o, k, p),
+        _ => None,
+    };
+    let template_path = o.at("template");
+    let template = o.string("template", p);
+    if let (Some(source), Some(k)) = (&template, kind) {
+        if let Err(e) = super::template::Template::new(source, k.template_format()) {
+            p.push(template_path, e.to_string());
         }
     }
     let timeout = o.duration("timeout", p).unwrap_or(DEFAULT_NOTIFIER_TIMEOUT);
@@ -238,20 +483,260 @@ pub(crate) fn read_notifier(
     let backoff = o.duration("backoff", p).unwrap_or(DEFAULT_BACKOFF);
     let max_backoff = o.duration("max_backoff", p).unwrap_or(DEFAULT_MAX_BACKOFF).max(backoff);
     o.finish(p);
-    if !callable && url.is_none() {
+    let kind = kind?;
+    let complete = match kind {
+        NotifierKind::Email => email.is_some(),
+        NotifierKind::Callable => true,
+        k if k.is_http() => url.is_some(),
+        _ => url.is_some() && broker.is_some(),
+    };
+    if !complete {
         return None;
     }
     Some(NotifierSpec {
         name: name?,
-        kind: kind?,
+        kind,
         url,
         secret,
         headers,
+        email,
+        broker,
+        template,
         timeout,
         max_attempts,
         backoff,
         max_backoff,
     })
+}
+
+/// The `url` of an HTTP or broker notifier. Never echoes it: it may hold a secret.
+fn read_url(o: &mut Obj, kind: NotifierKind, p: &mut Problems) -> Option<url::Url> {
+    let url_path = o.at("url");
+    let (schemes, wanted): (&[&str], &str) = match kind {
+        NotifierKind::Nats => (&["nats", "tls"], "a nats:// or tls://"),
+        NotifierKind::Redis => (&["redis", "rediss"], "a redis:// or rediss://"),
+        NotifierKind::Amqp => (&["amqp", "amqps"], "an amqp:// or amqps://"),
+        _ => (&["http", "https"], "an http:// or https://"),
+    };
+    let text = o.required_string("url", p)?;
+    match url::Url::parse(&text) {
+        Ok(url) if schemes.contains(&url.scheme()) && url.host_str().is_some_and(|h| !h.is_empty()) => {
+            if kind == NotifierKind::Amqp && text.parse::<lapin::uri::AMQPUri>().is_err() {
+                p.push(&url_path, "is not a valid AMQP URL");
+                return None;
+            }
+            Some(url)
+        }
+        Ok(_) => {
+            p.push(&url_path, format!("is not {wanted} URL with a host"));
+            None
+        }
+        Err(e) => {
+            p.push(&url_path, format!("is not a URL ({e})"));
+            None
+        }
+    }
+}
+
+fn read_email(o: &mut Obj, p: &mut Problems) -> Option<EmailSpec> {
+    let host_path = o.at("host");
+    let host = o.required_string("host", p);
+    if host
+        .as_deref()
+        .is_some_and(|h| h.is_empty() || h.contains(char::is_whitespace))
+    {
+        p.push(host_path, "is not a host name");
+    }
+    let tls_path = o.at("tls");
+    let tls = match o.string("tls", p).as_deref() {
+        None | Some("starttls") => SmtpTls::StartTls,
+        Some("tls") => SmtpTls::Tls,
+        Some("none") => SmtpTls::None,
+        Some(other) => {
+            p.push(
+                tls_path,
+                format!("{other:?} is not a TLS mode (one of: starttls, tls, none)"),
+            );
+            SmtpTls::StartTls
+        }
+    };
+    let port_path = o.at("port");
+    let port = match o.raw("port") {
+        None => match tls {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        },
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=65535) => n as u16,
+            _ => {
+                p.push(port_path, "must be 1..65535");
+                0
+            }
+        },
+    };
+    let username = o.string("username", p);
+    let password_path = o.at("password");
+    let password = o.string("password", p);
+    if username.is_some() != password.is_some() {
+        let (at, other) = if username.is_some() {
+            (password_path.clone(), "username")
+        } else {
+            (o.at("username"), "password")
+        };
+        p.push(at, format!("is required with {other}"));
+    }
+    if password.is_some() && tls == SmtpTls::None {
+        p.push(
+            password_path,
+            "would be sent in clear with tls = \"none\" (use \"starttls\" or \"tls\")",
+        );
+    }
+    let from_path = o.at("from");
+    let from = o.required_string("from", p);
+    if let Some(f) = &from {
+        if f.parse::<lettre::message::Mailbox>().is_err() {
+            p.push(from_path, format!("{f:?} is not an email address"));
+        }
+    }
+    let to_path = o.at("to");
+    let to = if o.has("to") {
+        o.strings("to", p).unwrap_or_default()
+    } else {
+        o.raw("to");
+        Vec::new()
+    };
+    if to.is_empty() {
+        p.push(&to_path, "is required (one address or a list)");
+    }
+    for (i, t) in to.iter().enumerate() {
+        if t.parse::<lettre::message::Mailbox>().is_err() {
+            p.push(index(&to_path, i), format!("{t:?} is not an email address"));
+        }
+    }
+    let mut template = |key: &'static str, format, p: &mut Problems| {
+        let at = o.at(key);
+        let source = o.string(key, p)?;
+        if let Err(e) = super::template::Template::new(&source, format) {
+            p.push(at, e.to_string());
+        }
+        Some(source)
+    };
+    let subject = template("subject", super::template::Format::Text, p);
+    let html = template("html", super::template::Format::Html, p);
+    let ca_path = o.at("ca_file");
+    let ca_file = o.string("ca_file", p).map(std::path::PathBuf::from);
+    if let Some(file) = &ca_file {
+        if let Err(e) = super::email::read_ca_file(file) {
+            p.push(ca_path, e);
+        }
+    }
+    Some(EmailSpec {
+        host: host?,
+        port,
+        tls,
+        username,
+        password,
+        from: from?,
+        to,
+        subject,
+        html,
+        ca_file,
+    })
+}
+
+fn read_broker(o: &mut Obj, kind: NotifierKind, p: &mut Problems) -> Option<BrokerTarget> {
+    // Names of subjects, channels and keys are echoed: they are not secrets.
+    let name = |o: &mut Obj, key: &'static str, p: &mut Problems| -> Option<String> {
+        let at = o.at(key);
+        let s = o.required_string(key, p)?;
+        if s.is_empty() {
+            p.push(at, "must not be empty");
+            return None;
+        }
+        Some(s)
+    };
+    match kind {
+        NotifierKind::Nats => {
+            let at = o.at("subject");
+            let subject = name(o, "subject", p)?;
+            let valid = !subject.contains(|c: char| c.is_whitespace() || c.is_control())
+                && subject.split('.').all(|t| !t.is_empty() && t != "*" && t != ">");
+            if !valid {
+                p.push(
+                    at,
+                    format!(
+                        "{subject:?} is not a NATS subject to publish on (dot-separated words, no spaces or wildcards)"
+                    ),
+                );
+                return None;
+            }
+            Some(BrokerTarget::Nats { subject })
+        }
+        NotifierKind::Redis => {
+            let mode_path = o.at("mode");
+            let stream_mode = match o.string("mode", p).as_deref() {
+                None | Some("publish") => false,
+                Some("stream") => true,
+                Some(other) => {
+                    p.push(
+                        mode_path,
+                        format!("{other:?} is not a Redis mode (one of: publish, stream)"),
+                    );
+                    return None;
+                }
+            };
+            if stream_mode {
+                if o.has("channel") {
+                    p.push(
+                        o.at("channel"),
+                        "is for mode = \"publish\" (a stream is named by \"stream\")",
+                    );
+                }
+                o.raw("channel");
+                let stream = name(o, "stream", p);
+                let maxlen = o.int("maxlen", 1, 1_000_000_000, p).unwrap_or(DEFAULT_STREAM_MAXLEN);
+                Some(BrokerTarget::RedisStream {
+                    stream: stream?,
+                    maxlen,
+                })
+            } else {
+                for key in ["stream", "maxlen"] {
+                    if o.has(key) {
+                        p.push(o.at(key), "is for mode = \"stream\"");
+                    }
+                }
+                o.raw("stream");
+                o.raw("maxlen");
+                let channel = name(o, "channel", p)?;
+                Some(BrokerTarget::RedisPublish { channel })
+            }
+        }
+        _ => {
+            let at = o.at("exchange");
+            if !o.has("exchange") {
+                p.push(&at, "is required (\"\" for the default exchange)");
+            }
+            let exchange = o.string("exchange", p);
+            let routing_key = o.string("routing_key", p).unwrap_or_default();
+            for (key, v) in [
+                ("exchange", exchange.as_deref()),
+                ("routing_key", Some(routing_key.as_str())),
+            ] {
+                if v.is_some_and(|v| v.len() > 255) {
+                    p.push(o.at(key), "must be at most 255 bytes");
+                }
+            }
+            let mandatory = o.bool("mandatory", p).unwrap_or(true);
+            let persistent = o.bool("persistent", p).unwrap_or(true);
+            Some(BrokerTarget::Amqp {
+                exchange: exchange?,
+                routing_key,
+                mandatory,
+                persistent,
+            })
+        }
+    }
 }
 
 /// What a rule alerts on.

@@ -347,6 +347,9 @@ pub(crate) struct Entry {
     pub(crate) paused: bool,
     pub(crate) state: CheckState,
     since: Option<DateTime<Utc>>,
+    /// The start of the status restored from history (while `since` still equals it, the
+    /// status is the restored one).
+    restored_since: Option<DateTime<Utc>>,
     pub(crate) running: Option<CancellationToken>,
     last: Option<Arc<CheckResult>>,
     /// When the check's open incident started (it is down, or degraded after being down).
@@ -829,6 +832,7 @@ impl Monitor {
                         tags: e.spec.tags.clone(),
                         status: e.state.status,
                         since: e.since,
+                        restored: e.since.is_some() && e.since == e.restored_since,
                     })
                     .collect()
             });
@@ -1140,6 +1144,7 @@ impl Inner {
                         ..CheckState::default()
                     },
                     since: restored.map(|r| r.1),
+                    restored_since: restored.map(|r| r.1),
                     running: None,
                     last: None,
                     // Down when the process stopped: the incident is still open.

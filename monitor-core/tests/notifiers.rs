@@ -395,7 +395,7 @@ fn spec_problems_name_the_field_and_secrets_stay_out_of_debug_and_errors() {
     .unwrap_err();
     let text = err.to_string();
     for expected in [
-        "notifiers[0].kind: \"pager\" is not a kind of notifier (one of: webhook, slack, discord, teams, email, nats, redis, amqp)",
+        "notifiers[0].kind: \"pager\" is not a kind of notifier (one of: webhook, slack, discord, teams, email, nats, redis, amqp, callable)",
         "notifiers[1].port: must be 1..65535",
         "notifiers[1].tls: \"ssl3\" is not a TLS mode (one of: starttls, tls, none)",
         "notifiers[1].from: \"not an address\" is not an email address",

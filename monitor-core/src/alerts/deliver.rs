@@ -277,9 +277,7 @@ pub fn render(kind: NotifierKind, alert: &Alert) -> String {
         | NotifierKind::Nats
         | NotifierKind::Redis
         | NotifierKind::Amqp
-        | NotifierKind::Callable => {
-            Event::AlertFired(Box::new(alert.clone())).to_json()
-        }
+        | NotifierKind::Callable => Event::AlertFired(Box::new(alert.clone())).to_json(),
         NotifierKind::Email => {
             let mut text = format!("{}\n\n", alert.message);
             for (k, v) in &facts {

@@ -37,6 +37,8 @@ pub(crate) struct Settled {
     pub(crate) tags: Vec<String>,
     pub(crate) status: Option<Status>,
     pub(crate) since: Option<DateTime<Utc>>,
+    /// The status is the one restored from history at start (it has not changed since).
+    pub(crate) restored: bool,
 }
 
 /// Reads every check and its settled status (from the monitor's registry).
@@ -822,7 +824,11 @@ impl Engine {
     fn adopt(&mut self, settled: &[Settled], only: Option<&str>) {
         let config = self.alerting.config();
         let (now, wall) = (Instant::now(), self.alerting.clock.now());
-        for c in settled.iter().filter(|c| only.is_none_or(|o| o == c.check)) {
+        // Only statuses restored from history: a change since then comes as an event.
+        for c in settled
+            .iter()
+            .filter(|c| c.restored && only.is_none_or(|o| o == c.check))
+        {
             let (Some(status), Some(since)) = (c.status, c.since) else {
                 continue;
             };

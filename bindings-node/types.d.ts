@@ -318,6 +318,8 @@ export interface NotifierView {
 /** A rule as `alerting()` shows it (defaults filled in, durations as text). */
 export interface AlertRuleView {
   name: string
+  /** `service`: one alert per service (from its derived status), not per check. */
+  scope: 'check' | 'service'
   on: AlertKind[]
   checks: string[]
   services: string[]

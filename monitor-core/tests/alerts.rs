@@ -802,3 +802,49 @@ async fn baseline_and_slo_rules_read_seeded_history() {
     assert_eq!((got[0].1.check.as_str(), got[0].1.repeat), ("web", 1));
     m.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_service_rule_alerts_once_for_the_service_not_per_check() {
+    let m = Monitor::builder().host_interval(None).build();
+    let check = |name: &str| json!({"name": name, "kind": "push", "interval": "24h", "service": "shop"});
+    m.load(spec(json!({
+        "services": [{"name": "shop"}],
+        "checks": [check("pay"), check("cart"), push("other")],
+        "alerts": [{"name": "shop down", "scope": "service", "services": ["shop"], "for": "1m"}]
+    })))
+    .unwrap();
+    let mut sub = m.subscribe(Filter::default().kinds([EventKind::AlertFired]));
+    m.start();
+    for c in ["pay", "cart", "other"] {
+        m.push(c, true, None).await.unwrap();
+    }
+    let t0 = Instant::now();
+    m.push("pay", false, Some("card gateway 502".into())).await.unwrap();
+    m.push("cart", false, None).await.unwrap();
+    m.push("other", false, None).await.unwrap(); // not in the service: no alert
+    let got = alerts_within(&mut sub, Duration::from_secs(300)).await;
+    assert_eq!(kinds(&got), vec![Trigger::Down], "{got:?}");
+    let (at, a) = &got[0];
+    assert!(*at - t0 >= Duration::from_secs(60) && *at - t0 < Duration::from_secs(61));
+    assert_eq!((a.check.as_str(), a.service.as_deref()), ("shop", Some("shop")));
+    assert!(a.message.starts_with("service shop is down"), "{}", a.message);
+    // With every check critical, one down check degrades the shop and the second takes it down.
+    assert!(a.message.contains("after a change of cart"), "{}", a.message);
+    // One check back: the service is degraded, not up. Both back: one resolved.
+    m.push("pay", true, None).await.unwrap();
+    assert!(alerts_within(&mut sub, Duration::from_secs(120)).await.is_empty());
+    m.push("cart", true, None).await.unwrap();
+    let got = alerts_within(&mut sub, Duration::from_secs(10)).await;
+    assert_eq!(kinds(&got), vec![Trigger::Resolved]);
+    assert_eq!(got[0].1.message, "service shop is back up");
+
+    let e = Spec::from_value(json!({"alerts": [{"name": "x", "scope": "service", "checks": ["pay"], "on": ["slo"]}]}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("alerts[0].checks: a service rule follows services"), "{e}");
+    assert!(
+        e.contains("alerts[0].on[0]: a service rule alerts on down, resolved, degraded or flapping, not slo"),
+        "{e}"
+    );
+    m.shutdown().await;
+}

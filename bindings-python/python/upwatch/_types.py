@@ -390,10 +390,9 @@ class FlappingDict(TypedDict):
 
 AlertRuleDict = TypedDict(
     "AlertRuleDict",
-    "BaselineDict",
-    "SloDict",
     {
         "name": str,
+        "scope": str,  # check, or service (one alert per service, from its derived status)
         "on": List[str],
         "checks": List[str],
         "services": List[str],

@@ -453,6 +453,8 @@ struct Track {
     cond_held: bool,
     /// The last measurement of the condition.
     measured: Option<Measured>,
+    /// For a service rule: the check whose change moved the service.
+    cause: Option<String>,
 }
 
 impl Track {
@@ -494,6 +496,7 @@ pub(crate) fn filter() -> Filter {
         EventKind::IncidentResolved,
         EventKind::CheckDeleted,
         EventKind::CheckRegistered,
+        EventKind::ServiceStatusChanged,
     ])
 }
 
@@ -791,6 +794,22 @@ impl Engine {
                     if c == check {
                         t.incident = None;
                         t.open_due = None;
+                    }
+                }
+            }
+            Event::ServiceStatusChanged {
+                service,
+                previous,
+                status: Some(status),
+                at,
+                cause,
+            } if *previous != Some(*status) => {
+                for rule in config.rules.iter().filter(|r| r.matches_service(service)) {
+                    // A service's track is keyed by the service's name; its alerts name it as
+                    // their check and their service, and the check change that moved it.
+                    self.status_changed(rule, service, &Some(service.clone()), &[], *status, *at, None);
+                    if let Some(t) = self.tracks.get_mut(&(rule.name.clone(), service.clone())) {
+                        t.cause = Some(cause.check.clone()).filter(|c| !c.is_empty());
                     }
                 }
             }
@@ -1166,7 +1185,15 @@ impl Engine {
         } else {
             None
         };
-        let message = message(check, kind, repeat, t, &certificate, measured.as_ref());
+        let message = if rule.scope == super::rules::Scope::Service {
+            let mut m = message(&format!("service {check}"), kind, repeat, t, &certificate, None);
+            if let Some(c) = t.cause.as_ref().filter(|_| kind != Trigger::Resolved) {
+                m.push_str(&format!(" (after a change of {c})"));
+            }
+            m
+        } else {
+            message(check, kind, repeat, t, &certificate, measured.as_ref())
+        };
         let alert = Alert {
             id: self.alerting.next_id(at),
             rule: rule.name.clone(),

@@ -838,6 +838,17 @@ impl Default for Flapping {
     }
 }
 
+/// What a rule follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Each check.
+    #[default]
+    Check,
+    /// Each service's derived status.
+    Service,
+}
+
 /// A latency rule from history: the recent percentile against the check's own longer
 /// history, `p95 over 15m > 2 x p95 over 7d`.
 ///
@@ -915,6 +926,9 @@ pub struct Slo {
 pub struct AlertRule {
     /// Unique name.
     pub name: String,
+    /// Whether it follows each check, or each service as a whole (`scope = "service"`:
+    /// one alert when a service goes down, from its critical checks, not one per check).
+    pub scope: Scope,
     /// What it alerts on (default: down and resolved).
     pub on: Vec<Trigger>,
     /// Only these checks (empty: any).
@@ -958,8 +972,18 @@ impl AlertRule {
         }
     }
 
-    /// Whether the rule applies to a check with this name, service and tags.
+    /// Whether the rule applies to a check with this name, service and tags (a service
+    /// rule applies to no check).
     pub fn matches(&self, check: &str, service: Option<&str>, tags: &[String]) -> bool {
+        self.scope == Scope::Check && self.matches_check(check, service, tags)
+    }
+
+    /// Whether a service rule applies to this service.
+    pub fn matches_service(&self, service: &str) -> bool {
+        self.scope == Scope::Service && (self.services.is_empty() || self.services.iter().any(|s| s == service))
+    }
+
+    fn matches_check(&self, check: &str, service: Option<&str>, tags: &[String]) -> bool {
         (self.checks.is_empty() || self.checks.iter().any(|c| c == check))
             && (self.services.is_empty() || service.is_some_and(|s| self.services.iter().any(|x| x == s)))
             && (self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t)))
@@ -988,6 +1012,18 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
             ),
         }
     }
+    let scope_path = o.at("scope");
+    let scope = match o.string("scope", p).as_deref() {
+        None | Some("check") => Scope::Check,
+        Some("service") => Scope::Service,
+        Some(other) => {
+            p.push(
+                &scope_path,
+                format!("{other:?} is not a scope (one of: check, service)"),
+            );
+            Scope::Check
+        }
+    };
     let checks = o.strings("checks", p).unwrap_or_default();
     let services = o.strings("services", p).unwrap_or_default();
     let tags = o.strings("tags", p).unwrap_or_default();
@@ -1037,6 +1073,13 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
     }
     let baseline = read_baseline(&mut o, p);
     let slo = read_slo(&mut o, p);
+    if scope == Scope::Service {
+        for key in ["checks", "tags", "baseline", "slo", "certificate"] {
+            if o.has(key) {
+                p.push(o.at(key), "a service rule follows services (`services`), not checks");
+            }
+        }
+    }
     if baseline.is_some() && slo.is_some() {
         p.push(o.at("slo"), "put `baseline` and `slo` in separate rules");
     }
@@ -1073,7 +1116,7 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
     let baseline = baseline.or(on.contains(&Trigger::LatencyBaseline).then(Baseline::default));
     if on.contains(&Trigger::Slo) && slo.is_none() {
         p.push(
-            on_path,
+            &on_path,
             "`slo` needs an `slo` table with the objective, e.g. { uptime = \"99.9%\", window = \"30d\" }",
         );
     }
@@ -1083,8 +1126,25 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
     certificate.sort_by(|a, b| b.cmp(a));
     certificate.dedup();
     let send_resolved = send_resolved_given.unwrap_or(true);
+    if scope == Scope::Service {
+        if let Some(i) = on.iter().position(|t| {
+            !matches!(
+                t,
+                Trigger::Down | Trigger::Resolved | Trigger::Degraded | Trigger::Flapping
+            )
+        }) {
+            p.push(
+                index(&on_path, i),
+                format!(
+                    "a service rule alerts on down, resolved, degraded or flapping, not {}",
+                    on[i].as_str()
+                ),
+            );
+        }
+    }
     Some(AlertRule {
         name: name?,
+        scope,
         on,
         checks,
         services,

@@ -220,7 +220,7 @@ export interface HostSnapshot {
 // Alerting: notifiers, rules, maintenance windows, the outbox, incidents.
 
 /** What an alert is about. */
-export type AlertKind = 'down' | 'resolved' | 'degraded' | 'still_open' | 'flapping' | 'certificate_expiring'
+export type AlertKind = 'down' | 'resolved' | 'degraded' | 'still_open' | 'flapping' | 'certificate_expiring' | 'latency_baseline' | 'slo'
 
 export type Severity = 'info' | 'warning' | 'critical'
 
@@ -302,11 +302,8 @@ export interface Alert {
   host?: Record<string, unknown>
 }
 
-/** A duration in the core's serde shape. */
-export interface CoreDuration {
-  secs: number
-  nanos: number
-}
+/** A duration as specs write it: `"5m"`, `"7days"`. */
+export type DurationText = string
 
 /** A notifier as `alerting()` shows it: no URL, secret or header. */
 export interface NotifierView {
@@ -318,20 +315,26 @@ export interface NotifierView {
   max_attempts: number
 }
 
-/** A rule as `alerting()` shows it (durations in the core's serde shape). */
+/** A rule as `alerting()` shows it (defaults filled in, durations as text). */
 export interface AlertRuleView {
   name: string
+  /** `service`: one alert per service (from its derived status), not per check. */
+  scope: 'check' | 'service'
   on: AlertKind[]
   checks: string[]
   services: string[]
   tags: string[]
-  for: CoreDuration
+  for: DurationText
   severity: Severity
   notify: string[]
-  repeat: CoreDuration | null
+  repeat: DurationText | null
   send_resolved: boolean
-  flapping: { changes: number; within: CoreDuration } | null
-  certificate: CoreDuration[]
+  flapping: { changes: number; within: DurationText } | null
+  certificate: DurationText[]
+  /** Latency against the check's own history. */
+  baseline?: { percentile: number; recent: DurationText; over: DurationText; factor: number; min_samples: number; every: DurationText }
+  /** An uptime objective. */
+  slo?: { uptime_pct: number; window: DurationText; every: DurationText }
 }
 
 /** A maintenance window as `alerting()` shows it, with whether it is open now. */

@@ -1280,7 +1280,7 @@ impl Inner {
         &self,
         name: &str,
         generation: u64,
-        result: Arc<CheckResult>,
+        mut result: Arc<CheckResult>,
         attempt: u32,
         lateness: Option<Duration>,
     ) -> bool {
@@ -1290,6 +1290,17 @@ impl Inner {
         };
         if entry.generation != generation {
             return false;
+        }
+        // History keeps one result per check and millisecond: a result within the same
+        // millisecond as the previous one (pushes and `record()` in a burst) is moved to the
+        // next free millisecond, so none is lost and their order stays.
+        if let Some(last) = &entry.last {
+            let floor = last.at + chrono::Duration::milliseconds(1);
+            if result.at.timestamp_millis() < floor.timestamp_millis() {
+                let mut moved = (*result).clone();
+                moved.at = floor;
+                result = Arc::new(moved);
+            }
         }
         let spec = entry.spec.clone();
         entry.runs += 1;

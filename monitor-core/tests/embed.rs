@@ -242,3 +242,25 @@ fn wait_until(mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn a_burst_of_records_in_the_same_millisecond_keeps_every_result_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({
+        "db": dir.path().join("h.db"), "host_interval": "off",
+        "checks": [{"name": "payments", "kind": "push", "interval": "1h"}]
+    });
+    let m = Embedded::from_value(config.clone()).unwrap();
+    for i in 0..400 {
+        m.wait(m.record("payments", i % 7 != 0, i as f64, None)).unwrap();
+    }
+    m.close();
+    let m = Embedded::from_value(config).unwrap();
+    let page = m.wait(m.history(&json!({"check": "payments", "limit": 1000}))).unwrap();
+    assert_eq!(page.items.len(), 400, "every result is kept");
+    // Newest first: durations 399, 398, ... 0, each at its own millisecond.
+    let durations: Vec<f64> = page.items.iter().map(|r| r.duration_ms).collect();
+    assert_eq!(durations, (0..400).rev().map(|i| i as f64).collect::<Vec<_>>());
+    assert!(page.items.windows(2).all(|w| w[0].at > w[1].at));
+    m.close();
+}

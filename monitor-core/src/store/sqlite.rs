@@ -13,6 +13,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -234,12 +235,20 @@ struct Writer {
 /// what the writer knows of each check's pace.
 #[derive(Default)]
 struct Ids {
-    check_ids: HashMap<String, i64>,
+    /// Check name -> index in `checks`. (FxHash: one lookup per result written, and
+    /// the names are the application's own, not an attacker's.)
+    slots: FxHashMap<String, usize>,
+    checks: Vec<Known>,
     error_ids: HashMap<ErrorKind, HashMap<String, i64>>,
-    density: HashMap<i64, Density>,
     /// `PRAGMA data_version` when the cached `minute_since` values were read: another
     /// connection's commit (another process's writer, retention) may have changed them.
     data_version: i64,
+}
+
+/// A check the writer has met: its id in the file and its pace.
+struct Known {
+    id: i64,
+    density: Density,
 }
 
 /// A check's pace, estimated from the gaps between its results, decides whether it
@@ -402,17 +411,34 @@ impl SqliteStore {
 }
 
 impl Ids {
-    fn check_id(&mut self, tx: &rusqlite::Transaction, name: &str, kind: &str) -> Result<i64, StoreError> {
-        if let Some(id) = self.check_ids.get(name) {
-            return Ok(*id);
+    /// The writer's slot of a check, filed in `checks` on first sight.
+    fn check_slot(&mut self, tx: &rusqlite::Transaction, name: &str, kind: &str) -> Result<usize, StoreError> {
+        if let Some(slot) = self.slots.get(name) {
+            return Ok(*slot);
         }
         tx.execute(
             "INSERT INTO checks (name, kind) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
             params![name, kind],
         )?;
         let id: i64 = tx.query_row("SELECT id FROM checks WHERE name = ?1", [name], |r| r.get(0))?;
-        self.check_ids.insert(name.to_string(), id);
-        Ok(id)
+        self.checks.push(Known {
+            id,
+            density: Density::default(),
+        });
+        self.slots.insert(name.to_string(), self.checks.len() - 1);
+        Ok(self.checks.len() - 1)
+    }
+
+    fn check_id(&mut self, tx: &rusqlite::Transaction, name: &str, kind: &str) -> Result<i64, StoreError> {
+        let slot = self.check_slot(tx, name, kind)?;
+        Ok(self.checks[slot].id)
+    }
+
+    /// Forgets every cached `minute_since` (another connection may have moved them).
+    fn forget_minute_since(&mut self) {
+        for k in &mut self.checks {
+            k.density.minute_since = None;
+        }
     }
 
     fn error_id(
@@ -437,54 +463,90 @@ impl Ids {
         Ok(Some(id))
     }
 
-    /// Takes a result of check `id` at `at` into its pace; returns from when the check's
-    /// minute rollups are kept (`None`: it has none), and records a change of that in
-    /// `changed` (written to `checks` with the batch).
-    fn pace(
-        &mut self,
-        tx: &rusqlite::Transaction,
-        id: i64,
-        at: i64,
-        changed: &mut HashMap<i64, Option<i64>>,
-    ) -> Result<Option<i64>, StoreError> {
-        let d = self.density.entry(id).or_default();
-        let since = match d.minute_since {
-            Some(since) => since,
-            None => {
-                let since: Option<i64> = tx
-                    .prepare_cached("SELECT minute_since FROM checks WHERE id = ?1")?
-                    .query_row([id], |r| r.get(0))?;
-                d.minute_since = Some(since);
-                since
-            }
-        };
-        match d.last_at {
+    /// `checks.minute_since` of the check in `slot`, read from the file once.
+    fn minute_since(&mut self, tx: &rusqlite::Transaction, slot: usize) -> Result<Option<i64>, StoreError> {
+        let Known { id, density: d } = &mut self.checks[slot];
+        if let Some(since) = d.minute_since {
+            return Ok(since);
+        }
+        let since: Option<i64> = tx
+            .prepare_cached("SELECT minute_since FROM checks WHERE id = ?1")?
+            .query_row([*id], |r| r.get(0))?;
+        d.minute_since = Some(since);
+        Ok(since)
+    }
+}
+
+impl Density {
+    /// Takes a result at `at` into the pace (`minute_since` read already); returns from
+    /// when the check's minute rollups are kept (`None`: it has none).
+    fn pace(&mut self, at: i64) -> Option<i64> {
+        let since = self.minute_since.flatten();
+        match self.last_at {
             Some(last) if at > last => {
                 let gap = at - last;
-                d.gap = if d.gap == 0 { gap } else { (3 * d.gap + gap) / 4 };
-                d.last_at = Some(at);
+                self.gap = if self.gap == 0 { gap } else { (3 * self.gap + gap) / 4 };
+                self.last_at = Some(at);
             }
             Some(_) => {}
-            None => d.last_at = Some(at),
+            None => self.last_at = Some(at),
         }
         let now = match since {
-            None if d.gap > 0 && d.gap < DENSE_BELOW_MS => {
+            None if self.gap > 0 && self.gap < DENSE_BELOW_MS => {
                 // From the next whole minute: this one has results without a rollup.
                 Some(at - at.rem_euclid(LEVELS[0].1) + LEVELS[0].1)
             }
-            Some(_) if d.gap > SPARSE_ABOVE_MS => None,
+            Some(_) if self.gap > SPARSE_ABOVE_MS => None,
             keep => keep,
         };
-        if now != since {
-            d.minute_since = Some(now);
-            changed.insert(id, now);
-        }
-        Ok(now)
+        self.minute_since = Some(now);
+        now
     }
 }
 
 /// The newest result of a check in a batch: at, status, duration, code, error id.
 type LatestRow = (i64, i64, i64, Option<u16>, Option<i64>);
+
+/// A row of `results`: check id, at, status, duration, code, error id.
+type ResultRow = (i64, i64, i64, i64, Option<u16>, Option<i64>);
+
+/// Rows per `INSERT` statement of [`insert_results`].
+const ROWS_PER_INSERT: usize = 64;
+
+/// Inserts rows into `results` (a row already there is kept), `ROWS_PER_INSERT` to a
+/// statement: one step and one b-tree cursor for all of them instead of one each.
+fn insert_results(tx: &rusqlite::Transaction, rows: &[ResultRow]) -> Result<(), StoreError> {
+    const INSERT: &str =
+        "INSERT OR IGNORE INTO results (check_id, at, status, duration_us, code, error_id) VALUES (?, ?, ?, ?, ?, ?)";
+    let many = format!("{INSERT}{}", ", (?, ?, ?, ?, ?, ?)".repeat(ROWS_PER_INSERT - 1));
+    let chunks = rows.chunks_exact(ROWS_PER_INSERT);
+    let rest = chunks.remainder();
+    if chunks.len() > 0 {
+        let mut stmt = tx.prepare_cached(&many)?;
+        for chunk in chunks {
+            for (k, row) in chunk.iter().enumerate() {
+                bind_row(&mut stmt, 6 * k, row)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
+    let mut stmt = tx.prepare_cached(INSERT)?;
+    for row in rest {
+        bind_row(&mut stmt, 0, row)?;
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
+fn bind_row(stmt: &mut rusqlite::Statement, offset: usize, row: &ResultRow) -> rusqlite::Result<()> {
+    let (id, at, st, us, code, err) = *row;
+    stmt.raw_bind_parameter(offset + 1, id)?;
+    stmt.raw_bind_parameter(offset + 2, at)?;
+    stmt.raw_bind_parameter(offset + 3, st)?;
+    stmt.raw_bind_parameter(offset + 4, us)?;
+    stmt.raw_bind_parameter(offset + 5, code)?;
+    stmt.raw_bind_parameter(offset + 6, err)
+}
 
 /// An aggregate being built for one rollup row.
 #[derive(Default)]
@@ -526,9 +588,7 @@ impl Store for SqliteStore {
         let result = (|| -> Result<(), StoreError> {
             let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
             if version != w.data_version {
-                for d in w.density.values_mut() {
-                    d.minute_since = None;
-                }
+                w.forget_minute_since();
                 w.data_version = version;
             }
             for c in &batch.checks {
@@ -543,37 +603,89 @@ impl Store for SqliteStore {
             for name in &batch.deleted {
                 tx.execute("UPDATE checks SET deleted = 1 WHERE name = ?1", [name])?;
             }
-            let mut newest: HashMap<i64, LatestRow> = HashMap::new();
-            let mut aggs: HashMap<(i64, i64, i64), Agg> = HashMap::new();
-            let mut paced: HashMap<i64, Option<i64>> = HashMap::new();
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO results (check_id, at, status, duration_us, code, error_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for r in &batch.results {
-                    let id = w.check_id(&tx, &r.check, &r.kind)?;
+            // Results grouped by check (a counting sort on the writer's slots, batch order
+            // kept within a check), each check's in time order: the inserts walk each check's
+            // part of the `results` b-tree in key order, so its pages stay hot, and rollups
+            // are summed per check as buckets end, without a map.
+            let results = &batch.results;
+            let mut slot_of: Vec<u32> = Vec::with_capacity(results.len());
+            for r in results {
+                slot_of.push(w.check_slot(&tx, &r.check, &r.kind)? as u32);
+            }
+            let mut start = vec![0u32; w.checks.len() + 1];
+            for slot in &slot_of {
+                start[*slot as usize + 1] += 1;
+            }
+            for i in 1..start.len() {
+                start[i] += start[i - 1];
+            }
+            let mut order = vec![0u32; results.len()];
+            let mut next = start.clone();
+            for (i, slot) in slot_of.iter().enumerate() {
+                let k = &mut next[*slot as usize];
+                order[*k as usize] = i as u32;
+                *k += 1;
+            }
+            let mut touched: Vec<usize> = (0..w.checks.len()).filter(|s| start[s + 1] > start[*s]).collect();
+            touched.sort_unstable_by_key(|s| w.checks[*s].id);
+            let mut rows: Vec<ResultRow> = Vec::with_capacity(results.len());
+            let mut newest: Vec<(i64, LatestRow)> = Vec::with_capacity(touched.len());
+            let mut aggs: Vec<(i64, i64, i64, Agg)> = Vec::new();
+            for slot in touched {
+                let group = &mut order[start[slot] as usize..start[slot + 1] as usize];
+                let at_of = |i: &u32| ms(results[*i as usize].at);
+                if !group.is_sorted_by_key(at_of) {
+                    group.sort_by_key(at_of);
+                }
+                let id = w.checks[slot].id;
+                let before = w.minute_since(&tx, slot)?;
+                // One rollup being summed per level; rows come in time order.
+                let mut open: [Option<(i64, Agg)>; 3] = Default::default();
+                let mut last = None;
+                for i in group.iter() {
+                    let r = &results[*i as usize];
                     let err = w.error_id(&tx, r.error.as_ref().map(|e| (e.kind, e.message.as_str())))?;
                     let at = ms(r.at);
                     let us = (r.duration_ms * 1000.0).round() as i64;
                     let st = status_code(r.status);
                     let code = r.observed.status_code;
-                    insert.execute(params![id, at, st, us, code, err])?;
-                    let slot = newest.entry(id).or_insert((i64::MIN, 0, 0, None, None));
-                    if at >= slot.0 {
-                        *slot = (at, st, us, code, err);
-                    }
+                    rows.push((id, at, st, us, code, err));
+                    last = Some((at, st, us, code, err));
                     let bucket = bucket_of(us.max(0) as u64) as usize;
-                    let minutes = w.pace(&tx, id, at, &mut paced)?.is_some_and(|since| at >= since);
-                    for (level, width) in LEVELS {
+                    let minutes = w.checks[slot].density.pace(at).is_some_and(|since| at >= since);
+                    for (k, (level, width)) in LEVELS.into_iter().enumerate() {
                         if level == MINUTE && !minutes {
                             continue;
                         }
-                        aggs.entry((id, level, at - at.rem_euclid(width)))
-                            .or_default()
-                            .add(r.status, us, bucket);
+                        let b = at - at.rem_euclid(width);
+                        match &mut open[k] {
+                            Some((current, agg)) if *current == b => agg.add(r.status, us, bucket),
+                            place => {
+                                // (Were a bucket summed twice, the upsert below adds both.)
+                                if let Some((done, agg)) = place.take() {
+                                    aggs.push((id, level, done, agg));
+                                }
+                                let mut agg = Agg::default();
+                                agg.add(r.status, us, bucket);
+                                *place = Some((b, agg));
+                            }
+                        }
                     }
                 }
+                for (k, place) in open.into_iter().enumerate() {
+                    if let Some((b, agg)) = place {
+                        aggs.push((id, LEVELS[k].0, b, agg));
+                    }
+                }
+                if let Some(row) = last {
+                    newest.push((id, row));
+                }
+                let after = w.checks[slot].density.minute_since.flatten();
+                if after != before {
+                    tx.execute("UPDATE checks SET minute_since = ?2 WHERE id = ?1", params![id, after])?;
+                }
             }
+            insert_results(&tx, &rows)?;
             {
                 let mut upsert = tx.prepare_cached(
                     "INSERT INTO latest (check_id, at, status, duration_us, code, error_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -585,9 +697,6 @@ impl Store for SqliteStore {
                     upsert.execute(params![id, at, st, us, code, err])?;
                 }
             }
-            for (id, since) in &paced {
-                tx.execute("UPDATE checks SET minute_since = ?2 WHERE id = ?1", params![id, since])?;
-            }
             {
                 let mut upsert = tx.prepare_cached(
                     "INSERT INTO rollups (check_id, level, bucket, count, failures, degraded, sum_us, min_us, max_us, sketch)
@@ -598,7 +707,7 @@ impl Store for SqliteStore {
                          min_us = min(min_us, excluded.min_us), max_us = max(max_us, excluded.max_us),
                          sketch = merge_sketch(sketch, excluded.sketch)",
                 )?;
-                for ((id, level, bucket), agg) in aggs {
+                for (id, level, bucket, agg) in aggs {
                     upsert.execute(params![
                         id,
                         level,
@@ -650,9 +759,9 @@ impl Store for SqliteStore {
             Err(e) => {
                 // Ids cached during a rolled-back transaction may not exist.
                 drop(tx);
-                w.check_ids.clear();
+                w.slots.clear();
+                w.checks.clear();
                 w.error_ids.clear();
-                w.density.clear();
                 Err(e)
             }
         }
@@ -1038,9 +1147,7 @@ impl Store for SqliteStore {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let Writer { conn, ids: w } = &mut *guard;
         // `minute_since` may move below; the writer reads it again.
-        for d in w.density.values_mut() {
-            d.minute_since = None;
-        }
+        w.forget_minute_since();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut left = budget as i64;
         let ids: Vec<i64> = {
@@ -1353,6 +1460,112 @@ mod tests {
             .reader(|c| Ok(c.query_row("SELECT minute_since FROM checks WHERE name = 'fast'", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(since, None);
+    }
+
+    /// Rows of `results`, hour and day rollups, and `latest`, as text, in key order.
+    fn dump(store: &SqliteStore) -> [Vec<String>; 3] {
+        store
+            .reader(|c| {
+                let mut out: [Vec<String>; 3] = Default::default();
+                for (k, sql) in [
+                    "SELECT c.name, r.at, r.status, r.duration_us, r.code, r.error_id FROM results r
+                     JOIN checks c ON c.id = r.check_id ORDER BY c.name, r.at",
+                    // Minute rollups start where the writer judged a check's pace, which
+                    // depends on what it saw first; hours and days do not.
+                    "SELECT c.name, r.level, r.bucket, r.count, r.failures, r.degraded, r.sum_us, r.min_us, r.max_us,
+                         hex(r.sketch) FROM rollups r JOIN checks c ON c.id = r.check_id WHERE r.level > 0
+                     ORDER BY c.name, r.level, r.bucket",
+                    "SELECT c.name, l.at, l.status, l.duration_us FROM latest l JOIN checks c ON c.id = l.check_id
+                     ORDER BY c.name",
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let mut stmt = c.prepare(sql)?;
+                    let n = stmt.column_count();
+                    let mut rows = stmt.query([])?;
+                    while let Some(r) = rows.next()? {
+                        let cols: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
+                        out[k].push(cols.join("|"));
+                    }
+                }
+                Ok(out)
+            })
+            .unwrap()
+    }
+
+    /// The writer sorts a batch by check and time before writing it: a batch in any order,
+    /// with checks interleaved, late results and repeats (the first of a repeat is kept, as
+    /// `INSERT OR IGNORE` did row by row), gives the same rows, rollups and latest results.
+    #[test]
+    fn any_order_of_a_batch_writes_the_same_rows_rollups_and_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = 3_600_000;
+        let t0 = ms(Utc::now()) - 5 * hour;
+        let mut results = Vec::new();
+        for k in 0..700i64 {
+            for (check, every) in [("a", 20_000), ("b", 60_000), ("c", 7_000)] {
+                results.push(result(
+                    check,
+                    t0 + k * every,
+                    (k * 7 + every / 1000) % 13 == 0,
+                    (k % 97) as f64,
+                ));
+            }
+        }
+        // Repeats of the same (check, at) with another status: the first one written stays.
+        results.push(result("a", t0 + 20_000, true, 999.0));
+        let mut shuffled = results.clone();
+        let mut seed = 7u64;
+        for i in (1..shuffled.len()).rev() {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        // Put the original of the repeat first, so both batches keep the same row.
+        let first = shuffled
+            .iter()
+            .position(|r| r.check == "a" && ms(r.at) == t0 + 20_000 && r.duration_ms != 999.0);
+        let repeat = shuffled.iter().position(|r| r.duration_ms == 999.0);
+        if let (Some(f), Some(r)) = (first, repeat) {
+            if f > r {
+                shuffled.swap(f, r);
+            }
+        }
+        let write = |name: &str, results: &[Arc<CheckResult>]| {
+            let store = SqliteStore::open(dir.path().join(name)).unwrap();
+            // Two batches, so rollups of the first are merged with the second's.
+            let (one, two) = results.split_at(results.len() / 2);
+            for part in [one, two] {
+                store
+                    .write(&Batch {
+                        results: part.to_vec(),
+                        ..Default::default()
+                    })
+                    .unwrap();
+            }
+            dump(&store)
+        };
+        let ordered = write("ordered.db", &results);
+        let any = write("shuffled.db", &shuffled);
+        assert_eq!(ordered[0].len(), 2100);
+        assert_eq!(ordered[2].len(), 3);
+        assert!(ordered[1].len() > 20, "{}", ordered[1].len());
+        assert_eq!(ordered, any);
+        let up = |name: &str| {
+            let store = SqliteStore::open(dir.path().join(name)).unwrap();
+            let mut u = store
+                .uptime(
+                    &HistoryQuery::default(),
+                    Duration::from_secs(86_400),
+                    from_ms(t0 + 13 * hour),
+                )
+                .unwrap();
+            u.sort_by(|a, b| a.check.cmp(&b.check));
+            u
+        };
+        assert_eq!(up("ordered.db"), up("shuffled.db"));
+        let total: u64 = up("shuffled.db").iter().map(|u| u.count).sum();
+        assert_eq!(total, 2101, "every result once in the rollups, the repeat too");
     }
 
     /// A file of schema version 3 (sparse sketches, minute rollups for every check) opens,

@@ -891,54 +891,98 @@ impl Store for SqliteStore {
         let end = ms(now);
         let start = end - window.as_millis() as i64;
         self.reader(|c| {
+            // One snapshot for every read below, so `latest` and the rollups agree.
+            let snapshot = c.unchecked_transaction()?;
             let checks = resolve(c, query)?;
             // Where each part of the window is read from, and for which checks.
             let mut reads: HashMap<Source, Vec<usize>> = HashMap::new();
-            let all: Vec<usize> = (0..checks.len()).collect();
             // Windows of a day or more start on the hour; shorter ones read their edges
             // from minute rollups where a check has them (it runs more often than once a
             // minute) and they reach back far enough, else from raw results, else by the hour.
             let long = window >= Duration::from_secs(86_400);
-            let hour = LEVELS[1].1;
+            let (hour, day) = (LEVELS[1].1, LEVELS[2].1);
+            let mut common = Vec::new();
+            let mut minutes = Vec::new();
             for (level, from, to) in plan(start, end) {
                 if level != MINUTE {
-                    reads.entry(Source::Rollups(level, from, to)).or_default().extend(&all);
+                    common.push((level, from, to));
                 } else if long {
-                    let from = from - from.rem_euclid(hour);
-                    reads.entry(Source::Rollups(HOUR, from, to)).or_default().extend(&all);
+                    common.push((HOUR, from - from.rem_euclid(hour), to));
                 } else {
-                    let raw_from = from.max(start);
-                    for (i, ch) in checks.iter().enumerate() {
-                        let source = if ch.minute_since.is_some_and(|s| s <= from) {
-                            Source::Rollups(MINUTE, from, to)
-                        } else if ch.raw_since.is_none_or(|s| s <= raw_from) {
-                            Source::Raw(raw_from, to)
-                        } else {
-                            Source::Rollups(HOUR, from - from.rem_euclid(hour), to)
-                        };
-                        reads.entry(source).or_default().push(i);
-                    }
+                    minutes.push((from, to));
                 }
             }
-            let index: HashMap<i64, usize> = checks.iter().enumerate().map(|(i, ch)| (ch.id, i)).collect();
-            let mut totals: Vec<Totals> = checks.iter().map(|_| Totals::default()).collect();
-            // Rows come grouped by check: look the index up once per check.
-            let mut last: (i64, Option<usize>) = (i64::MIN, None);
-            let mut find = |id: i64| {
-                if id != last.0 {
-                    last = (id, index.get(&id).copied());
+            let common = coalesce(common);
+            // The window's last day so far is that day's rollup, one row instead of one per
+            // hour, for a check with nothing newer than the window's end (its `latest`).
+            let today = end - end.rem_euclid(day);
+            let to_today = if long && start <= today && today < end {
+                let mut parts = Vec::with_capacity(common.len() + 1);
+                for &(level, from, to) in &common {
+                    if level == HOUR && to == end && from <= today {
+                        parts.push((HOUR, from, today));
+                        parts.push((DAY, today, today + day));
+                    } else {
+                        parts.push((level, from, to));
+                    }
                 }
-                last.1
+                Some(coalesce(parts))
+            } else {
+                None
             };
+            // Per check: the parts its window is read in.
+            let parts: Vec<&Vec<(i64, i64, i64)>> = match &to_today {
+                Some(to_today) => {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT check_id, at FROM latest WHERE check_id IN (SELECT value FROM json_each(?1))",
+                    )?;
+                    let newest: HashMap<i64, i64> = stmt
+                        .query_map([id_list(checks.iter().map(|ch| ch.id))], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<_, _>>()?;
+                    checks
+                        .iter()
+                        .map(|ch| match newest.get(&ch.id) {
+                            Some(at) if *at >= end => &common,
+                            _ => to_today,
+                        })
+                        .collect()
+                }
+                None => vec![&common; checks.len()],
+            };
+            for (i, parts) in parts.into_iter().enumerate() {
+                for &(level, from, to) in parts {
+                    reads.entry(Source::Rollups(level, from, to)).or_default().push(i);
+                }
+            }
+            for (from, to) in minutes {
+                let raw_from = from.max(start);
+                for (i, ch) in checks.iter().enumerate() {
+                    let source = if ch.minute_since.is_some_and(|s| s <= from) {
+                        Source::Rollups(MINUTE, from, to)
+                    } else if ch.raw_since.is_none_or(|s| s <= raw_from) {
+                        Source::Raw(raw_from, to)
+                    } else {
+                        Source::Rollups(HOUR, from - from.rem_euclid(hour), to)
+                    };
+                    reads.entry(source).or_default().push(i);
+                }
+            }
+            // Check id -> position in `checks` (ids are small integers).
+            let mut index = vec![u32::MAX; checks.iter().map(|ch| ch.id.max(0) as usize + 1).max().unwrap_or(0)];
+            for (i, ch) in checks.iter().enumerate() {
+                index[ch.id.max(0) as usize] = i as u32;
+            }
+            let find = |id: i64| {
+                usize::try_from(id)
+                    .ok()
+                    .and_then(|id| index.get(id))
+                    .filter(|i| **i != u32::MAX)
+                    .map(|i| *i as usize)
+            };
+            let mut totals: Vec<Totals> = checks.iter().map(|_| Totals::default()).collect();
             for (source, who) in reads {
                 // One statement per part for all the checks it reads (ids as a JSON array).
-                let ids = format!(
-                    "[{}]",
-                    who.iter()
-                        .map(|i| checks[*i].id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
+                let ids = id_list(who.iter().map(|i| checks[*i].id));
                 match source {
                     Source::Rollups(level, from, to) => {
                         let mut stmt = c.prepare_cached(
@@ -979,6 +1023,7 @@ impl Store for SqliteStore {
                     }
                 }
             }
+            snapshot.commit()?;
             Ok(checks
                 .into_iter()
                 .zip(totals)
@@ -1336,6 +1381,33 @@ fn row_to_result(r: &rusqlite::Row, ch: &CheckRow) -> rusqlite::Result<StoredRes
     })
 }
 
+/// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+fn id_list(ids: impl Iterator<Item = i64>) -> String {
+    let mut out = String::from("[");
+    for (k, id) in ids.enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push(']');
+    out
+}
+
+/// Parts `(level, from, to)` of a window with those of a level that meet made one, so
+/// each is read with one range (one seek per check) rather than two.
+fn coalesce(mut parts: Vec<(i64, i64, i64)>) -> Vec<(i64, i64, i64)> {
+    parts.sort_unstable();
+    let mut out: Vec<(i64, i64, i64)> = Vec::with_capacity(parts.len());
+    for (level, from, to) in parts {
+        match out.last_mut() {
+            Some(last) if last.0 == level && last.2 == from => last.2 = to,
+            _ => out.push((level, from, to)),
+        }
+    }
+    out
+}
+
 /// Splits `[start, end)` into whole days, whole hours at the edges and minutes at the
 /// outer edges, so a window reads as few rollup rows as it can. Minute rollups are kept
 /// briefly: where they are gone (an edge older than their retention), the edge is read
@@ -1566,6 +1638,37 @@ mod tests {
         assert_eq!(up("ordered.db"), up("shuffled.db"));
         let total: u64 = up("shuffled.db").iter().map(|u| u.count).sum();
         assert_eq!(total, 2101, "every result once in the rollups, the repeat too");
+    }
+
+    /// A long window's last day is read as that day's rollup when the check has nothing
+    /// newer than the window's end; otherwise by the hour, as before (whole hours at the end).
+    #[test]
+    fn a_long_window_ends_with_the_days_rollup_only_when_nothing_is_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        let (hour, day) = (3_600_000, 86_400_000);
+        let now = ms(Utc::now());
+        let end = now - now.rem_euclid(day) - day + 12 * hour + 30 * 60_000;
+        let start = end - 2 * day;
+        let mut batch = Batch::default();
+        let mut expected = HashMap::new();
+        for (check, until) in [("done", end), ("ahead", end + 3 * hour)] {
+            let mut at = start - 5 * hour;
+            while at < until {
+                batch.results.push(result(check, at, at % 7 == 0, 10.0));
+                // Whole hours at both edges.
+                let counted = at >= start - start.rem_euclid(hour) && at < end - end.rem_euclid(hour) + hour;
+                *expected.entry(check).or_insert(0u64) += u64::from(counted);
+                at += 5 * 60_000 + 7;
+            }
+        }
+        store.write(&batch).unwrap();
+        let up = store
+            .uptime(&HistoryQuery::default(), Duration::from_secs(2 * 86_400), from_ms(end))
+            .unwrap();
+        for u in &up {
+            assert_eq!(u.count, expected[u.check.as_str()], "{u:?}");
+        }
     }
 
     /// A file of schema version 3 (sparse sketches, minute rollups for every check) opens,

@@ -6,9 +6,9 @@
 //! `(check_id, at)` holding small integers only (status, duration in µs, HTTP code,
 //! an error id); names, kinds and error messages are stored once, in `checks` and
 //! `errors`. `latest` holds each check's newest result, so "latest of every check" is
-//! a lookup, not a scan. `rollups` holds per-minute, per-hour and per-day aggregates
-//! with a mergeable latency sketch, so uptime and percentiles over any window read a
-//! few dozen rows per check.
+//! a lookup, not a scan. `rollups` holds per-minute, per-hour, per-day and per-week
+//! aggregates with a mergeable latency sketch, so uptime and percentiles over any window
+//! read a few dozen rows per check (about twenty for 30 days).
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
@@ -146,6 +146,17 @@ CREATE TABLE outbox (
 );
 ";
 
+/// Version 6: week rollups (level 3, weeks from the epoch, so from Thursdays 00:00 UTC),
+/// so a window of a month reads a few weeks per check rather than thirty days, and a
+/// year some sixty rows rather than 365. Built here from the day rollups, which hold
+/// every result of their day (`sum_sketches` is registered on the migrating connection).
+const SCHEMA_V6: &str = "
+INSERT OR REPLACE INTO rollups (check_id, level, bucket, count, failures, degraded, sum_us, min_us, max_us, sketch)
+SELECT check_id, 3, bucket - ((bucket % 604800000) + 604800000) % 604800000 AS week, sum(count), sum(failures),
+    sum(degraded), sum(sum_us), min(min_us), max(max_us), sum_sketches(sketch)
+FROM rollups WHERE level = 2 GROUP BY check_id, week;
+";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(SCHEMA_V1),
@@ -153,6 +164,7 @@ fn migrations() -> Migrations<'static> {
         M::up(SCHEMA_V3),
         M::up(SCHEMA_V4),
         M::up(SCHEMA_V5),
+        M::up(SCHEMA_V6),
     ])
 }
 
@@ -181,15 +193,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
-/// Rollup levels: (level id, bucket width in milliseconds). Minute rollups serve
-/// recent, fine-grained dashboards and are kept briefly (two days by default); they are
-/// written only for checks that run more often than once a minute (see [`Density`]).
-const LEVELS: [(i64, i64); 3] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000)];
+/// Rollup levels: (level id, bucket width in milliseconds), each width a multiple of
+/// the one before. Minute rollups serve recent, fine-grained dashboards and are kept
+/// briefly (two days by default); they are written only for checks that run more often
+/// than once a minute (see [`Density`]). Weeks are kept as long as days.
+const LEVELS: [(i64, i64); 4] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000), (3, 604_800_000)];
 const MINUTE: i64 = 0;
 const HOUR: i64 = 1;
 const DAY: i64 = 2;
+const WEEK: i64 = 3;
 
 fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -283,7 +297,8 @@ fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
 }
 
 /// `merge_sketch(a, b)`: adds two encoded latency sketches, so rollups are updated by
-/// one upsert (no read first), correctly whichever process wrote the row before.
+/// one upsert (no read first), correctly whichever process wrote the row before; and
+/// the aggregate `sum_sketches(sketch)`, for migrations.
 fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function(
@@ -296,7 +311,32 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
             Ok(merge_encoded(a, b))
         },
     )?;
+    conn.create_aggregate_function(
+        "sum_sketches",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        SumSketches,
+    )?;
     Ok(())
+}
+
+/// `sum_sketches(sketch)`: the sum of a column of encoded sketches, encoded (malformed
+/// ones count as empty).
+struct SumSketches;
+
+impl rusqlite::functions::Aggregate<SketchSum, Vec<u8>> for SumSketches {
+    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<SketchSum> {
+        Ok(SketchSum::default())
+    }
+
+    fn step(&self, ctx: &mut rusqlite::functions::Context<'_>, sum: &mut SketchSum) -> rusqlite::Result<()> {
+        sum.add_encoded(ctx.get_raw(0).as_blob().unwrap_or_default());
+        Ok(())
+    }
+
+    fn finalize(&self, _: &mut rusqlite::functions::Context<'_>, sum: Option<SketchSum>) -> rusqlite::Result<Vec<u8>> {
+        Ok(sum.map(|s| s.encode()).unwrap_or_default())
+    }
 }
 
 /// Page cache of the writing connection, in KiB.
@@ -640,7 +680,7 @@ impl Store for SqliteStore {
                 let id = w.checks[slot].id;
                 let before = w.minute_since(&tx, slot)?;
                 // One rollup being summed per level; rows come in time order.
-                let mut open: [Option<(i64, Agg)>; 3] = Default::default();
+                let mut open: [Option<(i64, Agg)>; LEVELS.len()] = Default::default();
                 let mut last = None;
                 for i in group.iter() {
                     let r = &results[*i as usize];
@@ -900,7 +940,7 @@ impl Store for SqliteStore {
             // from minute rollups where a check has them (it runs more often than once a
             // minute) and they reach back far enough, else from raw results, else by the hour.
             let long = window >= Duration::from_secs(86_400);
-            let (hour, day) = (LEVELS[1].1, LEVELS[2].1);
+            let hour = LEVELS[1].1;
             let mut common = Vec::new();
             let mut minutes = Vec::new();
             for (level, from, to) in plan(start, end) {
@@ -913,26 +953,29 @@ impl Store for SqliteStore {
                 }
             }
             let common = coalesce(common);
-            // The window's last day so far is that day's rollup, one row instead of one per
-            // hour, for a check with nothing newer than the window's end (its `latest`).
-            let today = end - end.rem_euclid(day);
-            let to_today = if long && start <= today && today < end {
-                let mut parts = Vec::with_capacity(common.len() + 1);
-                for &(level, from, to) in &common {
-                    if level == HOUR && to == end && from <= today {
-                        parts.push((HOUR, from, today));
-                        parts.push((DAY, today, today + day));
-                    } else {
-                        parts.push((level, from, to));
-                    }
-                }
-                Some(coalesce(parts))
-            } else {
-                None
-            };
+            // The window's last part, from the start of the coarsest bucket that begins in
+            // the window, is that bucket's rollup (this week, or today, so far): one row
+            // instead of a day per day and an hour per hour, for a check with nothing newer
+            // than the window's end (its `latest`).
+            let last = LEVELS[1..]
+                .iter()
+                .rev()
+                .map(|(level, width)| (*level, end - end.rem_euclid(*width), *width))
+                .find(|(_, cut, _)| *cut >= start)
+                .filter(|(_, cut, _)| long && *cut < end);
+            let to_last = last.map(|(level, cut, width)| {
+                // Finer parts end on `cut` or begin after it (widths divide each other).
+                let mut parts: Vec<(i64, i64, i64)> = common
+                    .iter()
+                    .filter(|(_, from, _)| *from < cut)
+                    .map(|(level, from, to)| (*level, *from, (*to).min(cut)))
+                    .collect();
+                parts.push((level, cut, cut + width));
+                coalesce(parts)
+            });
             // Per check: the parts its window is read in.
-            let parts: Vec<&Vec<(i64, i64, i64)>> = match &to_today {
-                Some(to_today) => {
+            let parts: Vec<&Vec<(i64, i64, i64)>> = match &to_last {
+                Some(to_last) => {
                     let mut stmt = c.prepare_cached(
                         "SELECT check_id, at FROM latest WHERE check_id IN (SELECT value FROM json_each(?1))",
                     )?;
@@ -943,7 +986,7 @@ impl Store for SqliteStore {
                         .iter()
                         .map(|ch| match newest.get(&ch.id) {
                             Some(at) if *at >= end => &common,
-                            _ => to_today,
+                            _ => to_last,
                         })
                         .collect()
                 }
@@ -1214,7 +1257,12 @@ impl Store for SqliteStore {
                 tx.execute(RAW_SINCE, params![id, cutoff(policy.raw)])?;
             }
             left -= gone;
-            for (level, keep) in [(MINUTE, policy.minute), (HOUR, policy.hour), (DAY, policy.day)] {
+            for (level, keep) in [
+                (MINUTE, policy.minute),
+                (HOUR, policy.hour),
+                (DAY, policy.day),
+                (WEEK, policy.day),
+            ] {
                 if left <= 0 {
                     break;
                 }
@@ -1408,8 +1456,8 @@ fn coalesce(mut parts: Vec<(i64, i64, i64)>) -> Vec<(i64, i64, i64)> {
     out
 }
 
-/// Splits `[start, end)` into whole days, whole hours at the edges and minutes at the
-/// outer edges, so a window reads as few rollup rows as it can. Minute rollups are kept
+/// Splits `[start, end)` into whole weeks, whole days at the edges, then whole hours and
+/// minutes at the outer edges, so a window reads as few rollup rows as it can. Minute rollups are kept
 /// briefly: where they are gone (an edge older than their retention), the edge is read
 /// at hour resolution instead, by `uptime`.
 fn plan(start: i64, end: i64) -> Vec<(i64, i64, i64)> {
@@ -1671,6 +1719,99 @@ mod tests {
         }
     }
 
+    /// A file of schema version 5 (no week rollups) opens, keeps its data, gets week
+    /// rollups made of its day rollups (the same rows the writer makes), answers as before,
+    /// and takes new results into them.
+    #[test]
+    fn a_version_5_file_migrates_and_gets_week_rollups_from_its_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        let day = 86_400_000;
+        let now = ms(Utc::now());
+        let weeks = |store: &SqliteStore| -> Vec<String> {
+            store
+                .reader(|c| {
+                    let mut stmt = c.prepare(
+                        "SELECT check_id, bucket, count, failures, degraded, sum_us, min_us, max_us, hex(sketch)
+                         FROM rollups WHERE level = 3 ORDER BY check_id, bucket",
+                    )?;
+                    let rows = stmt.query_map([], |r| {
+                        Ok((0..9)
+                            .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                            .collect::<Vec<_>>()
+                            .join("|"))
+                    })?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })
+                .unwrap()
+        };
+        let answers = |store: &SqliteStore| -> Vec<Vec<Uptime>> {
+            [3_600, 86_400, 7 * 86_400, 30 * 86_400, 365 * 86_400]
+                .into_iter()
+                .map(|w| {
+                    store
+                        .uptime(&HistoryQuery::default(), Duration::from_secs(w), from_ms(now))
+                        .unwrap()
+                })
+                .collect()
+        };
+        let (written_weeks, before) = {
+            let store = SqliteStore::open(&path).unwrap();
+            // 45 days of three checks every 10 minutes, in batches of a day.
+            for d in (0..45).rev() {
+                let mut batch = Batch::default();
+                for k in 0..144 {
+                    for (i, check) in ["a", "b", "c"].into_iter().enumerate() {
+                        let at = now - d * day - k * 600_000 - i as i64 * 1_000;
+                        let down = (at / 600_000 + i as i64) % 11 == 0;
+                        batch
+                            .results
+                            .push(result(check, at, down, 3.0 + ((at / 600_000) % 300) as f64));
+                    }
+                }
+                store.write(&batch).unwrap();
+            }
+            let w = weeks(&store);
+            assert!(w.len() >= 3 * 7, "{}", w.len());
+            (w, answers(&store))
+        };
+        // What version 5 left: the same tables and rows, without weeks.
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute("DELETE FROM rollups WHERE level = 3", []).unwrap();
+            c.pragma_update(None, "user_version", 5).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .reader(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(weeks(&store), written_weeks);
+        assert_eq!(answers(&store), before);
+        let raw: i64 = store
+            .reader(|c| Ok(c.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(raw, 45 * 144 * 3);
+        assert_eq!(before[4].iter().map(|u| u.count).sum::<u64>(), 45 * 144 * 3);
+        // New results go into this week's rollup.
+        let mut batch = Batch::default();
+        batch.results.push(result("a", now + 1, true, 50.0));
+        store.write(&batch).unwrap();
+        let up = store
+            .uptime(
+                &HistoryQuery::default().check("a"),
+                Duration::from_secs(30 * 86_400),
+                from_ms(now + 2),
+            )
+            .unwrap();
+        let was = before[3].iter().find(|u| u.check == "a").unwrap();
+        assert_eq!(
+            (up[0].count, up[0].failures),
+            (was.count + 1, was.failures + 1),
+            "{up:?}"
+        );
+    }
+
     /// A file of schema version 3 (sparse sketches, minute rollups for every check) opens,
     /// migrates, answers from its old rows, and merges new rows into them.
     #[test]
@@ -1702,8 +1843,8 @@ mod tests {
                 10,
             ];
             assert_eq!(crate::store::LatencySketch::decode(&old), Some(sketch));
-            for (level, width) in LEVELS {
-                let bucket = (now - hour) - (now - hour).rem_euclid(width);
+            for (level, width) in &LEVELS[..3] {
+                let bucket = (now - hour) - (now - hour).rem_euclid(*width);
                 c.execute(
                     "INSERT INTO rollups VALUES (1, ?1, ?2, 10, 0, 0, 100000, 10000, 10000, ?3)",
                     params![level, bucket, old],
@@ -1760,18 +1901,21 @@ mod tests {
     }
 
     #[test]
-    fn a_window_is_read_in_days_then_hours_then_minutes() {
+    fn a_window_is_read_in_weeks_then_days_then_hours_then_minutes() {
         let day = 86_400_000;
         let hour = 3_600_000;
         let start = 10 * day + 5 * hour + 30 * 60_000;
         let end = 40 * day + 2 * hour + 15 * 60_000;
         let p = plan(start, end);
-        assert!(p.contains(&(2, 11 * day, 40 * day)));
+        // Weeks from the epoch: days 14 to 35.
+        assert!(p.contains(&(3, 14 * day, 35 * day)));
+        assert!(p.contains(&(2, 11 * day, 14 * day)));
+        assert!(p.contains(&(2, 35 * day, 40 * day)));
         assert!(p.contains(&(1, 10 * day + 6 * hour, 11 * day)));
         assert!(p.contains(&(1, 40 * day, 40 * day + 2 * hour)));
         assert!(p.contains(&(0, start, 10 * day + 6 * hour)));
         assert!(p.contains(&(0, 40 * day + 2 * hour, end)));
-        assert_eq!(p.len(), 5, "{p:?}");
+        assert_eq!(p.len(), 7, "{p:?}");
         assert_eq!(plan(start, start + 10 * 60_000), vec![(0, start, start + 10 * 60_000)]);
     }
 }

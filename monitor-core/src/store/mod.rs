@@ -473,7 +473,7 @@ pub struct Retention {
     pub minute: Duration,
     /// Per-hour rollups.
     pub hour: Duration,
-    /// Per-day rollups.
+    /// Per-day rollups, and the per-week rollups made of them.
     pub day: Duration,
     /// Status changes.
     pub changes: Duration,

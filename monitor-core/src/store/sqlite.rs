@@ -6,13 +6,14 @@
 //! `(check_id, at)` holding small integers only (status, duration in µs, HTTP code,
 //! an error id); names, kinds and error messages are stored once, in `checks` and
 //! `errors`. `latest` holds each check's newest result, so "latest of every check" is
-//! a lookup, not a scan. `rollups` holds per-minute, per-hour and per-day aggregates
-//! with a mergeable latency sketch, so uptime and percentiles over any window read a
-//! few dozen rows per check.
+//! a lookup, not a scan. `rollups` holds per-minute, per-hour, per-day and per-week
+//! aggregates with a mergeable latency sketch, so uptime and percentiles over any window
+//! read a few dozen rows per check (about twenty for 30 days).
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -145,6 +146,17 @@ CREATE TABLE outbox (
 );
 ";
 
+/// Version 6: week rollups (level 3, weeks from the epoch, so from Thursdays 00:00 UTC),
+/// so a window of a month reads a few weeks per check rather than thirty days, and a
+/// year some sixty rows rather than 365. Built here from the day rollups, which hold
+/// every result of their day (`sum_sketches` is registered on the migrating connection).
+const SCHEMA_V6: &str = "
+INSERT OR REPLACE INTO rollups (check_id, level, bucket, count, failures, degraded, sum_us, min_us, max_us, sketch)
+SELECT check_id, 3, bucket - ((bucket % 604800000) + 604800000) % 604800000 AS week, sum(count), sum(failures),
+    sum(degraded), sum(sum_us), min(min_us), max(max_us), sum_sketches(sketch)
+FROM rollups WHERE level = 2 GROUP BY check_id, week;
+";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(SCHEMA_V1),
@@ -152,6 +164,7 @@ fn migrations() -> Migrations<'static> {
         M::up(SCHEMA_V3),
         M::up(SCHEMA_V4),
         M::up(SCHEMA_V5),
+        M::up(SCHEMA_V6),
     ])
 }
 
@@ -180,15 +193,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
-/// Rollup levels: (level id, bucket width in milliseconds). Minute rollups serve
-/// recent, fine-grained dashboards and are kept briefly (two days by default); they are
-/// written only for checks that run more often than once a minute (see [`Density`]).
-const LEVELS: [(i64, i64); 3] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000)];
+/// Rollup levels: (level id, bucket width in milliseconds), each width a multiple of
+/// the one before. Minute rollups serve recent, fine-grained dashboards and are kept
+/// briefly (two days by default); they are written only for checks that run more often
+/// than once a minute (see [`Density`]). Weeks are kept as long as days.
+const LEVELS: [(i64, i64); 4] = [(0, 60_000), (1, 3_600_000), (2, 86_400_000), (3, 604_800_000)];
 const MINUTE: i64 = 0;
 const HOUR: i64 = 1;
 const DAY: i64 = 2;
+const WEEK: i64 = 3;
 
 fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -234,12 +249,20 @@ struct Writer {
 /// what the writer knows of each check's pace.
 #[derive(Default)]
 struct Ids {
-    check_ids: HashMap<String, i64>,
+    /// Check name -> index in `checks`. (FxHash: one lookup per result written, and
+    /// the names are the application's own, not an attacker's.)
+    slots: FxHashMap<String, usize>,
+    checks: Vec<Known>,
     error_ids: HashMap<ErrorKind, HashMap<String, i64>>,
-    density: HashMap<i64, Density>,
     /// `PRAGMA data_version` when the cached `minute_since` values were read: another
     /// connection's commit (another process's writer, retention) may have changed them.
     data_version: i64,
+}
+
+/// A check the writer has met: its id in the file and its pace.
+struct Known {
+    id: i64,
+    density: Density,
 }
 
 /// A check's pace, estimated from the gaps between its results, decides whether it
@@ -274,7 +297,8 @@ fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
 }
 
 /// `merge_sketch(a, b)`: adds two encoded latency sketches, so rollups are updated by
-/// one upsert (no read first), correctly whichever process wrote the row before.
+/// one upsert (no read first), correctly whichever process wrote the row before; and
+/// the aggregate `sum_sketches(sketch)`, for migrations.
 fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function(
@@ -287,7 +311,32 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
             Ok(merge_encoded(a, b))
         },
     )?;
+    conn.create_aggregate_function(
+        "sum_sketches",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        SumSketches,
+    )?;
     Ok(())
+}
+
+/// `sum_sketches(sketch)`: the sum of a column of encoded sketches, encoded (malformed
+/// ones count as empty).
+struct SumSketches;
+
+impl rusqlite::functions::Aggregate<SketchSum, Vec<u8>> for SumSketches {
+    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<SketchSum> {
+        Ok(SketchSum::default())
+    }
+
+    fn step(&self, ctx: &mut rusqlite::functions::Context<'_>, sum: &mut SketchSum) -> rusqlite::Result<()> {
+        sum.add_encoded(ctx.get_raw(0).as_blob().unwrap_or_default());
+        Ok(())
+    }
+
+    fn finalize(&self, _: &mut rusqlite::functions::Context<'_>, sum: Option<SketchSum>) -> rusqlite::Result<Vec<u8>> {
+        Ok(sum.map(|s| s.encode()).unwrap_or_default())
+    }
 }
 
 /// Page cache of the writing connection, in KiB.
@@ -402,17 +451,34 @@ impl SqliteStore {
 }
 
 impl Ids {
-    fn check_id(&mut self, tx: &rusqlite::Transaction, name: &str, kind: &str) -> Result<i64, StoreError> {
-        if let Some(id) = self.check_ids.get(name) {
-            return Ok(*id);
+    /// The writer's slot of a check, filed in `checks` on first sight.
+    fn check_slot(&mut self, tx: &rusqlite::Transaction, name: &str, kind: &str) -> Result<usize, StoreError> {
+        if let Some(slot) = self.slots.get(name) {
+            return Ok(*slot);
         }
         tx.execute(
             "INSERT INTO checks (name, kind) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
             params![name, kind],
         )?;
         let id: i64 = tx.query_row("SELECT id FROM checks WHERE name = ?1", [name], |r| r.get(0))?;
-        self.check_ids.insert(name.to_string(), id);
-        Ok(id)
+        self.checks.push(Known {
+            id,
+            density: Density::default(),
+        });
+        self.slots.insert(name.to_string(), self.checks.len() - 1);
+        Ok(self.checks.len() - 1)
+    }
+
+    fn check_id(&mut self, tx: &rusqlite::Transaction, name: &str, kind: &str) -> Result<i64, StoreError> {
+        let slot = self.check_slot(tx, name, kind)?;
+        Ok(self.checks[slot].id)
+    }
+
+    /// Forgets every cached `minute_since` (another connection may have moved them).
+    fn forget_minute_since(&mut self) {
+        for k in &mut self.checks {
+            k.density.minute_since = None;
+        }
     }
 
     fn error_id(
@@ -437,54 +503,90 @@ impl Ids {
         Ok(Some(id))
     }
 
-    /// Takes a result of check `id` at `at` into its pace; returns from when the check's
-    /// minute rollups are kept (`None`: it has none), and records a change of that in
-    /// `changed` (written to `checks` with the batch).
-    fn pace(
-        &mut self,
-        tx: &rusqlite::Transaction,
-        id: i64,
-        at: i64,
-        changed: &mut HashMap<i64, Option<i64>>,
-    ) -> Result<Option<i64>, StoreError> {
-        let d = self.density.entry(id).or_default();
-        let since = match d.minute_since {
-            Some(since) => since,
-            None => {
-                let since: Option<i64> = tx
-                    .prepare_cached("SELECT minute_since FROM checks WHERE id = ?1")?
-                    .query_row([id], |r| r.get(0))?;
-                d.minute_since = Some(since);
-                since
-            }
-        };
-        match d.last_at {
+    /// `checks.minute_since` of the check in `slot`, read from the file once.
+    fn minute_since(&mut self, tx: &rusqlite::Transaction, slot: usize) -> Result<Option<i64>, StoreError> {
+        let Known { id, density: d } = &mut self.checks[slot];
+        if let Some(since) = d.minute_since {
+            return Ok(since);
+        }
+        let since: Option<i64> = tx
+            .prepare_cached("SELECT minute_since FROM checks WHERE id = ?1")?
+            .query_row([*id], |r| r.get(0))?;
+        d.minute_since = Some(since);
+        Ok(since)
+    }
+}
+
+impl Density {
+    /// Takes a result at `at` into the pace (`minute_since` read already); returns from
+    /// when the check's minute rollups are kept (`None`: it has none).
+    fn pace(&mut self, at: i64) -> Option<i64> {
+        let since = self.minute_since.flatten();
+        match self.last_at {
             Some(last) if at > last => {
                 let gap = at - last;
-                d.gap = if d.gap == 0 { gap } else { (3 * d.gap + gap) / 4 };
-                d.last_at = Some(at);
+                self.gap = if self.gap == 0 { gap } else { (3 * self.gap + gap) / 4 };
+                self.last_at = Some(at);
             }
             Some(_) => {}
-            None => d.last_at = Some(at),
+            None => self.last_at = Some(at),
         }
         let now = match since {
-            None if d.gap > 0 && d.gap < DENSE_BELOW_MS => {
+            None if self.gap > 0 && self.gap < DENSE_BELOW_MS => {
                 // From the next whole minute: this one has results without a rollup.
                 Some(at - at.rem_euclid(LEVELS[0].1) + LEVELS[0].1)
             }
-            Some(_) if d.gap > SPARSE_ABOVE_MS => None,
+            Some(_) if self.gap > SPARSE_ABOVE_MS => None,
             keep => keep,
         };
-        if now != since {
-            d.minute_since = Some(now);
-            changed.insert(id, now);
-        }
-        Ok(now)
+        self.minute_since = Some(now);
+        now
     }
 }
 
 /// The newest result of a check in a batch: at, status, duration, code, error id.
 type LatestRow = (i64, i64, i64, Option<u16>, Option<i64>);
+
+/// A row of `results`: check id, at, status, duration, code, error id.
+type ResultRow = (i64, i64, i64, i64, Option<u16>, Option<i64>);
+
+/// Rows per `INSERT` statement of [`insert_results`].
+const ROWS_PER_INSERT: usize = 64;
+
+/// Inserts rows into `results` (a row already there is kept), `ROWS_PER_INSERT` to a
+/// statement: one step and one b-tree cursor for all of them instead of one each.
+fn insert_results(tx: &rusqlite::Transaction, rows: &[ResultRow]) -> Result<(), StoreError> {
+    const INSERT: &str =
+        "INSERT OR IGNORE INTO results (check_id, at, status, duration_us, code, error_id) VALUES (?, ?, ?, ?, ?, ?)";
+    let many = format!("{INSERT}{}", ", (?, ?, ?, ?, ?, ?)".repeat(ROWS_PER_INSERT - 1));
+    let chunks = rows.chunks_exact(ROWS_PER_INSERT);
+    let rest = chunks.remainder();
+    if chunks.len() > 0 {
+        let mut stmt = tx.prepare_cached(&many)?;
+        for chunk in chunks {
+            for (k, row) in chunk.iter().enumerate() {
+                bind_row(&mut stmt, 6 * k, row)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
+    let mut stmt = tx.prepare_cached(INSERT)?;
+    for row in rest {
+        bind_row(&mut stmt, 0, row)?;
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
+fn bind_row(stmt: &mut rusqlite::Statement, offset: usize, row: &ResultRow) -> rusqlite::Result<()> {
+    let (id, at, st, us, code, err) = *row;
+    stmt.raw_bind_parameter(offset + 1, id)?;
+    stmt.raw_bind_parameter(offset + 2, at)?;
+    stmt.raw_bind_parameter(offset + 3, st)?;
+    stmt.raw_bind_parameter(offset + 4, us)?;
+    stmt.raw_bind_parameter(offset + 5, code)?;
+    stmt.raw_bind_parameter(offset + 6, err)
+}
 
 /// An aggregate being built for one rollup row.
 #[derive(Default)]
@@ -526,9 +628,7 @@ impl Store for SqliteStore {
         let result = (|| -> Result<(), StoreError> {
             let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
             if version != w.data_version {
-                for d in w.density.values_mut() {
-                    d.minute_since = None;
-                }
+                w.forget_minute_since();
                 w.data_version = version;
             }
             for c in &batch.checks {
@@ -543,37 +643,89 @@ impl Store for SqliteStore {
             for name in &batch.deleted {
                 tx.execute("UPDATE checks SET deleted = 1 WHERE name = ?1", [name])?;
             }
-            let mut newest: HashMap<i64, LatestRow> = HashMap::new();
-            let mut aggs: HashMap<(i64, i64, i64), Agg> = HashMap::new();
-            let mut paced: HashMap<i64, Option<i64>> = HashMap::new();
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO results (check_id, at, status, duration_us, code, error_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for r in &batch.results {
-                    let id = w.check_id(&tx, &r.check, &r.kind)?;
+            // Results grouped by check (a counting sort on the writer's slots, batch order
+            // kept within a check), each check's in time order: the inserts walk each check's
+            // part of the `results` b-tree in key order, so its pages stay hot, and rollups
+            // are summed per check as buckets end, without a map.
+            let results = &batch.results;
+            let mut slot_of: Vec<u32> = Vec::with_capacity(results.len());
+            for r in results {
+                slot_of.push(w.check_slot(&tx, &r.check, &r.kind)? as u32);
+            }
+            let mut start = vec![0u32; w.checks.len() + 1];
+            for slot in &slot_of {
+                start[*slot as usize + 1] += 1;
+            }
+            for i in 1..start.len() {
+                start[i] += start[i - 1];
+            }
+            let mut order = vec![0u32; results.len()];
+            let mut next = start.clone();
+            for (i, slot) in slot_of.iter().enumerate() {
+                let k = &mut next[*slot as usize];
+                order[*k as usize] = i as u32;
+                *k += 1;
+            }
+            let mut touched: Vec<usize> = (0..w.checks.len()).filter(|s| start[s + 1] > start[*s]).collect();
+            touched.sort_unstable_by_key(|s| w.checks[*s].id);
+            let mut rows: Vec<ResultRow> = Vec::with_capacity(results.len());
+            let mut newest: Vec<(i64, LatestRow)> = Vec::with_capacity(touched.len());
+            let mut aggs: Vec<(i64, i64, i64, Agg)> = Vec::new();
+            for slot in touched {
+                let group = &mut order[start[slot] as usize..start[slot + 1] as usize];
+                let at_of = |i: &u32| ms(results[*i as usize].at);
+                if !group.is_sorted_by_key(at_of) {
+                    group.sort_by_key(at_of);
+                }
+                let id = w.checks[slot].id;
+                let before = w.minute_since(&tx, slot)?;
+                // One rollup being summed per level; rows come in time order.
+                let mut open: [Option<(i64, Agg)>; LEVELS.len()] = Default::default();
+                let mut last = None;
+                for i in group.iter() {
+                    let r = &results[*i as usize];
                     let err = w.error_id(&tx, r.error.as_ref().map(|e| (e.kind, e.message.as_str())))?;
                     let at = ms(r.at);
                     let us = (r.duration_ms * 1000.0).round() as i64;
                     let st = status_code(r.status);
                     let code = r.observed.status_code;
-                    insert.execute(params![id, at, st, us, code, err])?;
-                    let slot = newest.entry(id).or_insert((i64::MIN, 0, 0, None, None));
-                    if at >= slot.0 {
-                        *slot = (at, st, us, code, err);
-                    }
+                    rows.push((id, at, st, us, code, err));
+                    last = Some((at, st, us, code, err));
                     let bucket = bucket_of(us.max(0) as u64) as usize;
-                    let minutes = w.pace(&tx, id, at, &mut paced)?.is_some_and(|since| at >= since);
-                    for (level, width) in LEVELS {
+                    let minutes = w.checks[slot].density.pace(at).is_some_and(|since| at >= since);
+                    for (k, (level, width)) in LEVELS.into_iter().enumerate() {
                         if level == MINUTE && !minutes {
                             continue;
                         }
-                        aggs.entry((id, level, at - at.rem_euclid(width)))
-                            .or_default()
-                            .add(r.status, us, bucket);
+                        let b = at - at.rem_euclid(width);
+                        match &mut open[k] {
+                            Some((current, agg)) if *current == b => agg.add(r.status, us, bucket),
+                            place => {
+                                // (Were a bucket summed twice, the upsert below adds both.)
+                                if let Some((done, agg)) = place.take() {
+                                    aggs.push((id, level, done, agg));
+                                }
+                                let mut agg = Agg::default();
+                                agg.add(r.status, us, bucket);
+                                *place = Some((b, agg));
+                            }
+                        }
                     }
                 }
+                for (k, place) in open.into_iter().enumerate() {
+                    if let Some((b, agg)) = place {
+                        aggs.push((id, LEVELS[k].0, b, agg));
+                    }
+                }
+                if let Some(row) = last {
+                    newest.push((id, row));
+                }
+                let after = w.checks[slot].density.minute_since.flatten();
+                if after != before {
+                    tx.execute("UPDATE checks SET minute_since = ?2 WHERE id = ?1", params![id, after])?;
+                }
             }
+            insert_results(&tx, &rows)?;
             {
                 let mut upsert = tx.prepare_cached(
                     "INSERT INTO latest (check_id, at, status, duration_us, code, error_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -585,9 +737,6 @@ impl Store for SqliteStore {
                     upsert.execute(params![id, at, st, us, code, err])?;
                 }
             }
-            for (id, since) in &paced {
-                tx.execute("UPDATE checks SET minute_since = ?2 WHERE id = ?1", params![id, since])?;
-            }
             {
                 let mut upsert = tx.prepare_cached(
                     "INSERT INTO rollups (check_id, level, bucket, count, failures, degraded, sum_us, min_us, max_us, sketch)
@@ -598,7 +747,7 @@ impl Store for SqliteStore {
                          min_us = min(min_us, excluded.min_us), max_us = max(max_us, excluded.max_us),
                          sketch = merge_sketch(sketch, excluded.sketch)",
                 )?;
-                for ((id, level, bucket), agg) in aggs {
+                for (id, level, bucket, agg) in aggs {
                     upsert.execute(params![
                         id,
                         level,
@@ -650,9 +799,9 @@ impl Store for SqliteStore {
             Err(e) => {
                 // Ids cached during a rolled-back transaction may not exist.
                 drop(tx);
-                w.check_ids.clear();
+                w.slots.clear();
+                w.checks.clear();
                 w.error_ids.clear();
-                w.density.clear();
                 Err(e)
             }
         }
@@ -782,54 +931,101 @@ impl Store for SqliteStore {
         let end = ms(now);
         let start = end - window.as_millis() as i64;
         self.reader(|c| {
+            // One snapshot for every read below, so `latest` and the rollups agree.
+            let snapshot = c.unchecked_transaction()?;
             let checks = resolve(c, query)?;
             // Where each part of the window is read from, and for which checks.
             let mut reads: HashMap<Source, Vec<usize>> = HashMap::new();
-            let all: Vec<usize> = (0..checks.len()).collect();
             // Windows of a day or more start on the hour; shorter ones read their edges
             // from minute rollups where a check has them (it runs more often than once a
             // minute) and they reach back far enough, else from raw results, else by the hour.
             let long = window >= Duration::from_secs(86_400);
             let hour = LEVELS[1].1;
+            let mut common = Vec::new();
+            let mut minutes = Vec::new();
             for (level, from, to) in plan(start, end) {
                 if level != MINUTE {
-                    reads.entry(Source::Rollups(level, from, to)).or_default().extend(&all);
+                    common.push((level, from, to));
                 } else if long {
-                    let from = from - from.rem_euclid(hour);
-                    reads.entry(Source::Rollups(HOUR, from, to)).or_default().extend(&all);
+                    common.push((HOUR, from - from.rem_euclid(hour), to));
                 } else {
-                    let raw_from = from.max(start);
-                    for (i, ch) in checks.iter().enumerate() {
-                        let source = if ch.minute_since.is_some_and(|s| s <= from) {
-                            Source::Rollups(MINUTE, from, to)
-                        } else if ch.raw_since.is_none_or(|s| s <= raw_from) {
-                            Source::Raw(raw_from, to)
-                        } else {
-                            Source::Rollups(HOUR, from - from.rem_euclid(hour), to)
-                        };
-                        reads.entry(source).or_default().push(i);
-                    }
+                    minutes.push((from, to));
                 }
             }
-            let index: HashMap<i64, usize> = checks.iter().enumerate().map(|(i, ch)| (ch.id, i)).collect();
-            let mut totals: Vec<Totals> = checks.iter().map(|_| Totals::default()).collect();
-            // Rows come grouped by check: look the index up once per check.
-            let mut last: (i64, Option<usize>) = (i64::MIN, None);
-            let mut find = |id: i64| {
-                if id != last.0 {
-                    last = (id, index.get(&id).copied());
+            let common = coalesce(common);
+            // The window's last part, from the start of the coarsest bucket that begins in
+            // the window, is that bucket's rollup (this week, or today, so far): one row
+            // instead of a day per day and an hour per hour, for a check with nothing newer
+            // than the window's end (its `latest`).
+            let last = LEVELS[1..]
+                .iter()
+                .rev()
+                .map(|(level, width)| (*level, end - end.rem_euclid(*width), *width))
+                .find(|(_, cut, _)| *cut >= start)
+                .filter(|(_, cut, _)| long && *cut < end);
+            let to_last = last.map(|(level, cut, width)| {
+                // Finer parts end on `cut` or begin after it (widths divide each other).
+                let mut parts: Vec<(i64, i64, i64)> = common
+                    .iter()
+                    .filter(|(_, from, _)| *from < cut)
+                    .map(|(level, from, to)| (*level, *from, (*to).min(cut)))
+                    .collect();
+                parts.push((level, cut, cut + width));
+                coalesce(parts)
+            });
+            // Per check: the parts its window is read in.
+            let parts: Vec<&Vec<(i64, i64, i64)>> = match &to_last {
+                Some(to_last) => {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT check_id, at FROM latest WHERE check_id IN (SELECT value FROM json_each(?1))",
+                    )?;
+                    let newest: HashMap<i64, i64> = stmt
+                        .query_map([id_list(checks.iter().map(|ch| ch.id))], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<_, _>>()?;
+                    checks
+                        .iter()
+                        .map(|ch| match newest.get(&ch.id) {
+                            Some(at) if *at >= end => &common,
+                            _ => to_last,
+                        })
+                        .collect()
                 }
-                last.1
+                None => vec![&common; checks.len()],
             };
+            for (i, parts) in parts.into_iter().enumerate() {
+                for &(level, from, to) in parts {
+                    reads.entry(Source::Rollups(level, from, to)).or_default().push(i);
+                }
+            }
+            for (from, to) in minutes {
+                let raw_from = from.max(start);
+                for (i, ch) in checks.iter().enumerate() {
+                    let source = if ch.minute_since.is_some_and(|s| s <= from) {
+                        Source::Rollups(MINUTE, from, to)
+                    } else if ch.raw_since.is_none_or(|s| s <= raw_from) {
+                        Source::Raw(raw_from, to)
+                    } else {
+                        Source::Rollups(HOUR, from - from.rem_euclid(hour), to)
+                    };
+                    reads.entry(source).or_default().push(i);
+                }
+            }
+            // Check id -> position in `checks` (ids are small integers).
+            let mut index = vec![u32::MAX; checks.iter().map(|ch| ch.id.max(0) as usize + 1).max().unwrap_or(0)];
+            for (i, ch) in checks.iter().enumerate() {
+                index[ch.id.max(0) as usize] = i as u32;
+            }
+            let find = |id: i64| {
+                usize::try_from(id)
+                    .ok()
+                    .and_then(|id| index.get(id))
+                    .filter(|i| **i != u32::MAX)
+                    .map(|i| *i as usize)
+            };
+            let mut totals: Vec<Totals> = checks.iter().map(|_| Totals::default()).collect();
             for (source, who) in reads {
                 // One statement per part for all the checks it reads (ids as a JSON array).
-                let ids = format!(
-                    "[{}]",
-                    who.iter()
-                        .map(|i| checks[*i].id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
+                let ids = id_list(who.iter().map(|i| checks[*i].id));
                 match source {
                     Source::Rollups(level, from, to) => {
                         let mut stmt = c.prepare_cached(
@@ -870,6 +1066,7 @@ impl Store for SqliteStore {
                     }
                 }
             }
+            snapshot.commit()?;
             Ok(checks
                 .into_iter()
                 .zip(totals)
@@ -1038,9 +1235,7 @@ impl Store for SqliteStore {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let Writer { conn, ids: w } = &mut *guard;
         // `minute_since` may move below; the writer reads it again.
-        for d in w.density.values_mut() {
-            d.minute_since = None;
-        }
+        w.forget_minute_since();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut left = budget as i64;
         let ids: Vec<i64> = {
@@ -1062,7 +1257,12 @@ impl Store for SqliteStore {
                 tx.execute(RAW_SINCE, params![id, cutoff(policy.raw)])?;
             }
             left -= gone;
-            for (level, keep) in [(MINUTE, policy.minute), (HOUR, policy.hour), (DAY, policy.day)] {
+            for (level, keep) in [
+                (MINUTE, policy.minute),
+                (HOUR, policy.hour),
+                (DAY, policy.day),
+                (WEEK, policy.day),
+            ] {
                 if left <= 0 {
                     break;
                 }
@@ -1229,8 +1429,35 @@ fn row_to_result(r: &rusqlite::Row, ch: &CheckRow) -> rusqlite::Result<StoredRes
     })
 }
 
-/// Splits `[start, end)` into whole days, whole hours at the edges and minutes at the
-/// outer edges, so a window reads as few rollup rows as it can. Minute rollups are kept
+/// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+fn id_list(ids: impl Iterator<Item = i64>) -> String {
+    let mut out = String::from("[");
+    for (k, id) in ids.enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push(']');
+    out
+}
+
+/// Parts `(level, from, to)` of a window with those of a level that meet made one, so
+/// each is read with one range (one seek per check) rather than two.
+fn coalesce(mut parts: Vec<(i64, i64, i64)>) -> Vec<(i64, i64, i64)> {
+    parts.sort_unstable();
+    let mut out: Vec<(i64, i64, i64)> = Vec::with_capacity(parts.len());
+    for (level, from, to) in parts {
+        match out.last_mut() {
+            Some(last) if last.0 == level && last.2 == from => last.2 = to,
+            _ => out.push((level, from, to)),
+        }
+    }
+    out
+}
+
+/// Splits `[start, end)` into whole weeks, whole days at the edges, then whole hours and
+/// minutes at the outer edges, so a window reads as few rollup rows as it can. Minute rollups are kept
 /// briefly: where they are gone (an edge older than their retention), the edge is read
 /// at hour resolution instead, by `uptime`.
 fn plan(start: i64, end: i64) -> Vec<(i64, i64, i64)> {
@@ -1355,6 +1582,236 @@ mod tests {
         assert_eq!(since, None);
     }
 
+    /// Rows of `results`, hour and day rollups, and `latest`, as text, in key order.
+    fn dump(store: &SqliteStore) -> [Vec<String>; 3] {
+        store
+            .reader(|c| {
+                let mut out: [Vec<String>; 3] = Default::default();
+                for (k, sql) in [
+                    "SELECT c.name, r.at, r.status, r.duration_us, r.code, r.error_id FROM results r
+                     JOIN checks c ON c.id = r.check_id ORDER BY c.name, r.at",
+                    // Minute rollups start where the writer judged a check's pace, which
+                    // depends on what it saw first; hours and days do not.
+                    "SELECT c.name, r.level, r.bucket, r.count, r.failures, r.degraded, r.sum_us, r.min_us, r.max_us,
+                         hex(r.sketch) FROM rollups r JOIN checks c ON c.id = r.check_id WHERE r.level > 0
+                     ORDER BY c.name, r.level, r.bucket",
+                    "SELECT c.name, l.at, l.status, l.duration_us FROM latest l JOIN checks c ON c.id = l.check_id
+                     ORDER BY c.name",
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let mut stmt = c.prepare(sql)?;
+                    let n = stmt.column_count();
+                    let mut rows = stmt.query([])?;
+                    while let Some(r) = rows.next()? {
+                        let cols: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
+                        out[k].push(cols.join("|"));
+                    }
+                }
+                Ok(out)
+            })
+            .unwrap()
+    }
+
+    /// The writer sorts a batch by check and time before writing it: a batch in any order,
+    /// with checks interleaved, late results and repeats (the first of a repeat is kept, as
+    /// `INSERT OR IGNORE` did row by row), gives the same rows, rollups and latest results.
+    #[test]
+    fn any_order_of_a_batch_writes_the_same_rows_rollups_and_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = 3_600_000;
+        let t0 = ms(Utc::now()) - 5 * hour;
+        let mut results = Vec::new();
+        for k in 0..700i64 {
+            for (check, every) in [("a", 20_000), ("b", 60_000), ("c", 7_000)] {
+                results.push(result(
+                    check,
+                    t0 + k * every,
+                    (k * 7 + every / 1000) % 13 == 0,
+                    (k % 97) as f64,
+                ));
+            }
+        }
+        // Repeats of the same (check, at) with another status: the first one written stays.
+        results.push(result("a", t0 + 20_000, true, 999.0));
+        let mut shuffled = results.clone();
+        let mut seed = 7u64;
+        for i in (1..shuffled.len()).rev() {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        // Put the original of the repeat first, so both batches keep the same row.
+        let first = shuffled
+            .iter()
+            .position(|r| r.check == "a" && ms(r.at) == t0 + 20_000 && r.duration_ms != 999.0);
+        let repeat = shuffled.iter().position(|r| r.duration_ms == 999.0);
+        if let (Some(f), Some(r)) = (first, repeat) {
+            if f > r {
+                shuffled.swap(f, r);
+            }
+        }
+        let write = |name: &str, results: &[Arc<CheckResult>]| {
+            let store = SqliteStore::open(dir.path().join(name)).unwrap();
+            // Two batches, so rollups of the first are merged with the second's.
+            let (one, two) = results.split_at(results.len() / 2);
+            for part in [one, two] {
+                store
+                    .write(&Batch {
+                        results: part.to_vec(),
+                        ..Default::default()
+                    })
+                    .unwrap();
+            }
+            dump(&store)
+        };
+        let ordered = write("ordered.db", &results);
+        let any = write("shuffled.db", &shuffled);
+        assert_eq!(ordered[0].len(), 2100);
+        assert_eq!(ordered[2].len(), 3);
+        assert!(ordered[1].len() > 20, "{}", ordered[1].len());
+        assert_eq!(ordered, any);
+        let up = |name: &str| {
+            let store = SqliteStore::open(dir.path().join(name)).unwrap();
+            let mut u = store
+                .uptime(
+                    &HistoryQuery::default(),
+                    Duration::from_secs(86_400),
+                    from_ms(t0 + 13 * hour),
+                )
+                .unwrap();
+            u.sort_by(|a, b| a.check.cmp(&b.check));
+            u
+        };
+        assert_eq!(up("ordered.db"), up("shuffled.db"));
+        let total: u64 = up("shuffled.db").iter().map(|u| u.count).sum();
+        assert_eq!(total, 2101, "every result once in the rollups, the repeat too");
+    }
+
+    /// A long window's last day is read as that day's rollup when the check has nothing
+    /// newer than the window's end; otherwise by the hour, as before (whole hours at the end).
+    #[test]
+    fn a_long_window_ends_with_the_days_rollup_only_when_nothing_is_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        let (hour, day) = (3_600_000, 86_400_000);
+        let now = ms(Utc::now());
+        let end = now - now.rem_euclid(day) - day + 12 * hour + 30 * 60_000;
+        let start = end - 2 * day;
+        let mut batch = Batch::default();
+        let mut expected = HashMap::new();
+        for (check, until) in [("done", end), ("ahead", end + 3 * hour)] {
+            let mut at = start - 5 * hour;
+            while at < until {
+                batch.results.push(result(check, at, at % 7 == 0, 10.0));
+                // Whole hours at both edges.
+                let counted = at >= start - start.rem_euclid(hour) && at < end - end.rem_euclid(hour) + hour;
+                *expected.entry(check).or_insert(0u64) += u64::from(counted);
+                at += 5 * 60_000 + 7;
+            }
+        }
+        store.write(&batch).unwrap();
+        let up = store
+            .uptime(&HistoryQuery::default(), Duration::from_secs(2 * 86_400), from_ms(end))
+            .unwrap();
+        for u in &up {
+            assert_eq!(u.count, expected[u.check.as_str()], "{u:?}");
+        }
+    }
+
+    /// A file of schema version 5 (no week rollups) opens, keeps its data, gets week
+    /// rollups made of its day rollups (the same rows the writer makes), answers as before,
+    /// and takes new results into them.
+    #[test]
+    fn a_version_5_file_migrates_and_gets_week_rollups_from_its_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        let day = 86_400_000;
+        let now = ms(Utc::now());
+        let weeks = |store: &SqliteStore| -> Vec<String> {
+            store
+                .reader(|c| {
+                    let mut stmt = c.prepare(
+                        "SELECT check_id, bucket, count, failures, degraded, sum_us, min_us, max_us, hex(sketch)
+                         FROM rollups WHERE level = 3 ORDER BY check_id, bucket",
+                    )?;
+                    let rows = stmt.query_map([], |r| {
+                        Ok((0..9)
+                            .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                            .collect::<Vec<_>>()
+                            .join("|"))
+                    })?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })
+                .unwrap()
+        };
+        let answers = |store: &SqliteStore| -> Vec<Vec<Uptime>> {
+            [3_600, 86_400, 7 * 86_400, 30 * 86_400, 365 * 86_400]
+                .into_iter()
+                .map(|w| {
+                    store
+                        .uptime(&HistoryQuery::default(), Duration::from_secs(w), from_ms(now))
+                        .unwrap()
+                })
+                .collect()
+        };
+        let (written_weeks, before) = {
+            let store = SqliteStore::open(&path).unwrap();
+            // 45 days of three checks every 10 minutes, in batches of a day.
+            for d in (0..45).rev() {
+                let mut batch = Batch::default();
+                for k in 0..144 {
+                    for (i, check) in ["a", "b", "c"].into_iter().enumerate() {
+                        let at = now - d * day - k * 600_000 - i as i64 * 1_000;
+                        let down = (at / 600_000 + i as i64) % 11 == 0;
+                        batch
+                            .results
+                            .push(result(check, at, down, 3.0 + ((at / 600_000) % 300) as f64));
+                    }
+                }
+                store.write(&batch).unwrap();
+            }
+            let w = weeks(&store);
+            assert!(w.len() >= 3 * 7, "{}", w.len());
+            (w, answers(&store))
+        };
+        // What version 5 left: the same tables and rows, without weeks.
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute("DELETE FROM rollups WHERE level = 3", []).unwrap();
+            c.pragma_update(None, "user_version", 5).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .reader(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(weeks(&store), written_weeks);
+        assert_eq!(answers(&store), before);
+        let raw: i64 = store
+            .reader(|c| Ok(c.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(raw, 45 * 144 * 3);
+        assert_eq!(before[4].iter().map(|u| u.count).sum::<u64>(), 45 * 144 * 3);
+        // New results go into this week's rollup.
+        let mut batch = Batch::default();
+        batch.results.push(result("a", now + 1, true, 50.0));
+        store.write(&batch).unwrap();
+        let up = store
+            .uptime(
+                &HistoryQuery::default().check("a"),
+                Duration::from_secs(30 * 86_400),
+                from_ms(now + 2),
+            )
+            .unwrap();
+        let was = before[3].iter().find(|u| u.check == "a").unwrap();
+        assert_eq!(
+            (up[0].count, up[0].failures),
+            (was.count + 1, was.failures + 1),
+            "{up:?}"
+        );
+    }
+
     /// A file of schema version 3 (sparse sketches, minute rollups for every check) opens,
     /// migrates, answers from its old rows, and merges new rows into them.
     #[test]
@@ -1386,8 +1843,8 @@ mod tests {
                 10,
             ];
             assert_eq!(crate::store::LatencySketch::decode(&old), Some(sketch));
-            for (level, width) in LEVELS {
-                let bucket = (now - hour) - (now - hour).rem_euclid(width);
+            for (level, width) in &LEVELS[..3] {
+                let bucket = (now - hour) - (now - hour).rem_euclid(*width);
                 c.execute(
                     "INSERT INTO rollups VALUES (1, ?1, ?2, 10, 0, 0, 100000, 10000, 10000, ?3)",
                     params![level, bucket, old],
@@ -1444,18 +1901,21 @@ mod tests {
     }
 
     #[test]
-    fn a_window_is_read_in_days_then_hours_then_minutes() {
+    fn a_window_is_read_in_weeks_then_days_then_hours_then_minutes() {
         let day = 86_400_000;
         let hour = 3_600_000;
         let start = 10 * day + 5 * hour + 30 * 60_000;
         let end = 40 * day + 2 * hour + 15 * 60_000;
         let p = plan(start, end);
-        assert!(p.contains(&(2, 11 * day, 40 * day)));
+        // Weeks from the epoch: days 14 to 35.
+        assert!(p.contains(&(3, 14 * day, 35 * day)));
+        assert!(p.contains(&(2, 11 * day, 14 * day)));
+        assert!(p.contains(&(2, 35 * day, 40 * day)));
         assert!(p.contains(&(1, 10 * day + 6 * hour, 11 * day)));
         assert!(p.contains(&(1, 40 * day, 40 * day + 2 * hour)));
         assert!(p.contains(&(0, start, 10 * day + 6 * hour)));
         assert!(p.contains(&(0, 40 * day + 2 * hour, end)));
-        assert_eq!(p.len(), 5, "{p:?}");
+        assert_eq!(p.len(), 7, "{p:?}");
         assert_eq!(plan(start, start + 10 * 60_000), vec![(0, start, start + 10 * 60_000)]);
     }
 }

@@ -25,7 +25,7 @@ snippet=$(awk '/^psutil_us=.*<<.EOF.$/ { on = 1; next } on && /^EOF$/ { exit } o
 
 us() { echo "$1" | awk -v n="$2" '$1 == n":" { print $2 }'; }
 # The best (lowest) figure of each call over the rounds, as `name: X us/call (best of N rounds)`.
-best() { echo "$1" | awk -v r="$rounds" '{ n = $1; v = $2 + 0; if (!(n in b) || v < b[n]) b[n] = v; if (!(n in o)) o[n] = ++k; name[o[n]] = n }
+best() { echo "$1" | awk -v r="$rounds" 'NF { n = $1; v = $2 + 0; if (!(n in b) || v < b[n]) b[n] = v; if (!(n in o)) o[n] = ++k; name[o[n]] = n }
   END { for (i = 1; i <= k; i++) printf "%s %.1f us/call (best of %d rounds)\n", name[i], b[name[i]], r }'; }
 ratio() { awk -v a="$1" -v b="$2" -v label="$3" 'BEGIN { printf "%-58s %.2f\n", label, a / b }'; }
 

@@ -81,7 +81,10 @@ fn pool_size() -> usize {
     let fit = open_file_limit().map_or(usize::MAX, |limit| limit.saturating_sub(before + 64) / per);
     let size = fit.clamp(1, 3000);
     if size < 3000 {
-        eprintln!("a pool of {size} samplers ({per} open files each, open-file limit {:?})", open_file_limit());
+        eprintln!(
+            "a pool of {size} samplers ({per} open files each, open-file limit {:?})",
+            open_file_limit()
+        );
     }
     size
 }

@@ -793,12 +793,18 @@ mod tests {
         let board = Arc::new(HostBoard::default());
         let first = futures::executor::block_on(board.sample(None)).unwrap();
         let again = futures::executor::block_on(board.sample(Some(Duration::from_secs(60)))).unwrap();
-        assert!(Arc::ptr_eq(&first, &again), "a recent snapshot is answered from the history");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "a recent snapshot is answered from the history"
+        );
         let fresh = futures::executor::block_on(board.sample(Some(Duration::ZERO))).unwrap();
         assert!(!Arc::ptr_eq(&first, &fresh) && board.history().snapshots.len() == 2);
 
         // Inside a runtime a blocking thread samples, as before (a worker never waits on procfs).
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
         let on_rt = rt.block_on(async { board.sample(None).await }).unwrap();
         assert_eq!(board.latest().map(|l| Arc::ptr_eq(&l, &on_rt)), Some(true));
     }

@@ -109,21 +109,23 @@ impl ProcDir {
 
     /// Processes: the numeric entries of `/proc`.
     pub(super) fn count(&mut self) -> Option<u64> {
+        let mut n = 0;
+        self.each_process(|_| n += 1)?;
+        Some(n)
+    }
+
+    /// Calls `f` with the name (the pid) of every numeric entry.
+    fn each_process(&mut self, mut f: impl FnMut(&[u8])) -> Option<()> {
         rustix::fs::seek(&self.fd, SeekFrom::Start(self.start)).ok()?;
         let mut entries = RawDir::new(&self.fd, &mut self.buf);
-        let mut n = 0;
         while let Some(entry) = entries.next() {
-            if entry
-                .ok()?
-                .file_name()
-                .to_bytes()
-                .first()
-                .is_some_and(u8::is_ascii_digit)
-            {
-                n += 1;
+            let entry = entry.ok()?;
+            let name = entry.file_name().to_bytes();
+            if name.first().is_some_and(u8::is_ascii_digit) {
+                f(name);
             }
         }
-        Some(n)
+        Some(())
     }
 }
 
@@ -145,7 +147,8 @@ fn loadavg_value(si_load: u64) -> f64 {
     let avenrun = (si_load >> (16 - FSHIFT)) + FIXED_1 / 200;
     let whole = avenrun >> FSHIFT;
     let hundredths = ((avenrun & (FIXED_1 - 1)) * 100) >> FSHIFT;
-    whole as f64 + hundredths as f64 / 100.0
+    // One division of an exact integer: the same f64 as parsing the printed "6.70".
+    (whole * 100 + hundredths) as f64 / 100.0
 }
 
 /// Whole seconds since boot: `CLOCK_BOOTTIME`, the clock `/proc/uptime` prints (a vDSO call).
@@ -266,19 +269,26 @@ mod tests {
             dir.count(),
             count_processes()
         );
-        // A child process is counted, and no longer once it is gone.
-        let before = dir.count().unwrap();
+        // Child processes are listed, and no longer once they are gone (by pid: other
+        // processes on the machine come and go meanwhile, so counts alone would be flaky).
+        let pids = |dir: &mut ProcDir| {
+            let mut pids = Vec::new();
+            dir.each_process(|name| pids.push(String::from_utf8_lossy(name).into_owned()))
+                .unwrap();
+            pids
+        };
         let mut children: Vec<_> = (0..3)
             .map(|_| std::process::Command::new("sleep").arg("30").spawn().unwrap())
             .collect();
-        assert!(eventually(
-            || dir.count().unwrap() >= before + 3 && dir.count() == Some(count_processes())
-        ));
+        let listed = pids(&mut dir);
+        assert!(children.iter().all(|c| listed.contains(&c.id().to_string())));
+        assert!(listed.contains(&std::process::id().to_string()));
         for c in &mut children {
             c.kill().unwrap();
             c.wait().unwrap();
         }
-        assert!(eventually(|| dir.count() == Some(count_processes())));
+        let listed = pids(&mut dir);
+        assert!(!children.iter().any(|c| listed.contains(&c.id().to_string())));
 
         // A directory without `self` is listed from its start.
         let plain = tempfile::tempdir().unwrap();
@@ -312,6 +322,15 @@ mod tests {
         assert_eq!(loadavg_value(32768), 0.5);
         assert_eq!(loadavg_value(0), 0.0);
         assert_eq!(loadavg_value(3 * 65536 + 65536 / 4), 3.25);
+        // 6 + 0.7 is not the f64 of "6.70"; 670 / 100 is.
+        assert_eq!(loadavg_value(439424), "6.70".parse::<f64>().unwrap());
+        for hundredths in 0..5000u64 {
+            // The smallest 11-bit `avenrun` at or above hundredths / 100 (the kernel's +0.005
+            // rounding then stays below the next hundredth).
+            let si_load = (hundredths * 2048).div_ceil(100) << 5;
+            let printed = format!("{}.{:02}", hundredths / 100, hundredths % 100);
+            assert_eq!(loadavg_value(si_load), printed.parse::<f64>().unwrap(), "{printed}");
+        }
         let mut buf = String::new();
         assert!(eventually(|| {
             let text = read("/proc/loadavg", &mut buf).unwrap();

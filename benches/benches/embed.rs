@@ -5,7 +5,8 @@
 //! a result, and prints one line per call: `embed/<name>: <µs> us/call (<n> calls)`.
 //!
 //! Run: `cargo bench -p upwatch-benches --bench embed`. Without `--bench` (as `cargo test`
-//! runs it) every loop is short: a smoke test, not a measurement.
+//! runs it) every loop is short: a smoke test, not a measurement. `UPWATCH_BENCH_SECONDS`
+//! sets the time per call (3 s by default; the compare scripts run several shorter rounds).
 
 use monitor_core::embed::Embedded;
 use serde_json::json;
@@ -23,10 +24,14 @@ fn main() {
         m.wait(m.push(&format!("check-{i:04}"), i % 7 != 0, None))
             .expect("push");
     }
+    let seconds = std::env::var("UPWATCH_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(3.0);
     let budget = if quick {
         Duration::from_millis(50)
     } else {
-        Duration::from_secs(3)
+        Duration::from_secs_f64(seconds)
     };
 
     report("status_1000_checks", budget, || {
@@ -39,6 +44,11 @@ fn main() {
     });
     report("host_now", budget, || {
         std::hint::black_box(m.wait(m.host_now()).expect("host"));
+    });
+    let monitor = m.monitor().expect("monitor");
+    report("host_now_here", budget, || {
+        // Sampled on this thread, outside the runtime: what the Python binding's host() does.
+        std::hint::black_box(m.wait(monitor.sample_host(Duration::ZERO)).expect("host"));
     });
     report("host_now_to_json", budget, || {
         let h = m.wait(m.host_now()).expect("host");

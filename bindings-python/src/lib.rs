@@ -1,7 +1,8 @@
 //! `upwatch._upwatch`: the compiled half of the `upwatch` Python package.
 //!
-//! A thin layer over [`monitor_core::embed::Embedded`]: it converts Python objects to and
-//! from the engine's JSON shapes (through `pythonize`), releases the GIL around every wait on
+//! A thin layer over [`monitor_core::embed::Embedded`]: it converts Python objects to the
+//! engine's JSON shapes (through `pythonize`) and its values back to plain Python objects
+//! (through the serializer of `to_py`), releases the GIL around every wait on
 //! the engine, maps [`EmbedError`]s to the exception classes of `upwatch._errors` by their
 //! [`ErrorCode`], and forwards the engine's `log` records to Python's `logging` (logger
 //! `upwatch`). The Pythonic API (typed results, events, async twins) lives in the pure-Python
@@ -20,8 +21,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
-use pythonize::{depythonize, pythonize};
+use pythonize::depythonize;
 use serde_json::Value;
+
+mod to_py;
 
 // ---------------------------------------------------------------------------------------
 // Errors: one class per ErrorCode, defined in Python (upwatch/_errors.py) so that they can
@@ -85,7 +88,7 @@ fn opt_value(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Value> {
 }
 
 fn to_py<'py, T: serde::Serialize + ?Sized>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
-    pythonize(py, value).map_err(|e| PyValueError::new_err(e.to_string()))
+    to_py::to_py(py, value)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -300,6 +303,25 @@ macro_rules! wait {
     }};
 }
 
+/// A host snapshot no older than `max_age`, sampled on the calling thread when it must be.
+fn host_here(m: &Embedded, max_age: Duration) -> Result<monitor_core::host::HostSnapshot, EmbedError> {
+    let monitor = m.monitor()?;
+    // The sampler runs here, outside the runtime: a panic in it stays on this side of the FFI.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(monitor.sample_host(max_age))
+    }))
+    .map_err(|p| EmbedError::Panic(panic_text(&p)))?
+    .map_err(EmbedError::from)
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic".to_string(),
+    }
+}
+
 /// The engine handle behind `upwatch.Monitor`.
 #[pyclass(name = "Monitor", module = "upwatch._upwatch", frozen)]
 struct PyMonitor {
@@ -460,13 +482,14 @@ impl PyMonitor {
     }
 
     /// A host snapshot: the latest one when younger than a second, or (`fresh=True`) sampled now.
+    ///
+    /// Sampled on this thread (without the GIL), not on the engine's runtime: the trip there
+    /// and back through a blocking thread costs about as much as a sample.
     #[pyo3(signature = (fresh=false))]
     fn host<'py>(&self, py: Python<'py>, fresh: bool) -> PyResult<Bound<'py, PyAny>> {
-        let snapshot = if fresh {
-            wait!(self, py, |m| m.host_now())?
-        } else {
-            wait!(self, py, |m| m.host())?
-        };
+        let max_age = if fresh { Duration::ZERO } else { Duration::from_secs(1) };
+        let m = &self.inner;
+        let snapshot = py.detach(|| host_here(m, max_age)).map_err(py_err)?;
         to_py(py, &snapshot)
     }
 

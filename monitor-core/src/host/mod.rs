@@ -21,10 +21,11 @@
 //! A sample refreshes only what it reports (`refresh_specifics`): CPU times and memory
 //! through sysinfo's `System`, the space of every listed disk (`statvfs`). On Linux the
 //! disk I/O counters come from `/sys/dev/block/<major>:<minor>/stat` (one small file per
-//! device), the network counters from `/proc/net/dev` (one file for every interface)
-//! and the process count from the entries of `/proc`; elsewhere from sysinfo. The list
-//! of mounts, the cgroup limits and the OS name change rarely and are read again once
-//! a minute.
+//! device), the network counters from `/proc/net/dev` (one file for every interface),
+//! both kept open and read again from their start; the process count from the entries of
+//! `/proc` after its own files; load and uptime from sysinfo(2) and `CLOCK_BOOTTIME`, with
+//! no file to read. Elsewhere all of them come from sysinfo. The list of mounts, the cgroup
+//! limits and the OS name change rarely and are read again once a minute.
 
 mod cgroup;
 pub mod condition;
@@ -253,12 +254,62 @@ fn previous(list: &[Counters], key: &str) -> Option<(u64, u64)> {
     list.iter().find(|c| c.key == key).map(|c| (c.a, c.b))
 }
 
-/// One reported mount: its index in sysinfo's disk list and, on Linux, its device's stat file.
+/// One reported mount: its index in sysinfo's disk list and, on Linux, its device.
 struct Mount {
     index: usize,
-    /// `/sys/dev/block/<major>:<minor>/stat`, when the file system is on a block device.
+    /// Index in [`Procfs::devices`], when the file system is on a block device.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    stat: Option<PathBuf>,
+    device: Option<usize>,
+}
+
+/// A block device under one or more mounts: `/sys/dev/block/<major>:<minor>/stat`, kept open.
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+struct Device {
+    path: PathBuf,
+    stat: procfs::Reread,
+}
+
+/// The Linux files a sample reads, kept open between samples. A forked child opens its own
+/// (the parent's share their file offsets with it, and `/proc`'s listing uses the offset).
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+struct Procfs {
+    pid: u32,
+    net_dev: Option<procfs::Reread>,
+    proc_dir: Option<procfs::ProcDir>,
+    devices: Vec<Device>,
+    buf: Vec<u8>,
+}
+
+#[cfg(target_os = "linux")]
+impl Procfs {
+    fn open() -> Procfs {
+        Procfs {
+            pid: std::process::id(),
+            net_dev: procfs::Reread::open("/proc/net/dev"),
+            proc_dir: procfs::ProcDir::open(),
+            devices: Vec::new(),
+            buf: vec![0; 16 * 1024],
+        }
+    }
+
+    /// The index of the device whose stat file is `path`: one already listed (bind mounts of
+    /// one device read its counters once), one of the previous list (kept open) or a new one.
+    fn device(&mut self, path: PathBuf, previous: &mut Vec<Device>) -> Option<usize> {
+        if let Some(i) = self.devices.iter().position(|d| d.path == path) {
+            return Some(i);
+        }
+        let device = match previous.iter().position(|d| d.path == path) {
+            Some(i) => previous.swap_remove(i),
+            None => Device {
+                stat: procfs::Reread::open(&path)?,
+                path,
+            },
+        };
+        self.devices.push(device);
+        Some(self.devices.len() - 1)
+    }
 }
 
 /// Takes [`HostSnapshot`]s. Keep it: CPU usage and rates are measured between two samples,
@@ -285,9 +336,8 @@ pub struct HostSampler {
     sampled: Option<Instant>,
     disk_counters: Vec<Counters>,
     net_counters: Vec<Counters>,
-    /// Reused for reading procfs and sysfs files.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    buf: String,
+    #[cfg(target_os = "linux")]
+    procfs: Procfs,
 }
 
 impl HostSampler {
@@ -315,7 +365,8 @@ impl HostSampler {
             sampled: None,
             disk_counters: Vec::new(),
             net_counters: Vec::new(),
-            buf: String::with_capacity(4096),
+            #[cfg(target_os = "linux")]
+            procfs: Procfs::open(),
         };
         sampler.refresh_lists();
         Ok(sampler)
@@ -329,6 +380,11 @@ impl HostSampler {
             if since < sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
                 std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL - since);
             }
+        }
+        #[cfg(target_os = "linux")]
+        if self.procfs.pid != std::process::id() {
+            self.procfs = Procfs::open();
+            self.listed_at = None;
         }
         if self.listed_at.is_none_or(|t| t.elapsed() >= RELIST_EVERY) {
             self.refresh_lists();
@@ -347,7 +403,13 @@ impl HostSampler {
             .iter()
             .map(|c| round2(f64::from(c.usage())))
             .collect();
-        let load = System::load_average().unwrap_or_default();
+        #[cfg(target_os = "linux")]
+        let (load1, load5, load15) = procfs::load_average();
+        #[cfg(not(target_os = "linux"))]
+        let (load1, load5, load15) = {
+            let load = System::load_average().unwrap_or_default();
+            (load.one, load.five, load.fifteen)
+        };
         let memory = {
             let (total, available) = (self.system.total_memory(), self.system.available_memory());
             let used = total.saturating_sub(available);
@@ -376,14 +438,17 @@ impl HostSampler {
             at,
             hostname: System::host_name().unwrap_or_default(),
             os: self.os.clone(),
+            #[cfg(target_os = "linux")]
+            uptime_s: procfs::uptime_s(),
+            #[cfg(not(target_os = "linux"))]
             uptime_s: System::uptime().unwrap_or(0),
             boot_time: self.boot_time,
             cpu_pct: round2(f64::from(self.system.global_cpu_usage())),
             cores: cpus.len(),
             cpus,
-            load1: load.one,
-            load5: load.five,
-            load15: load.fifteen,
+            load1,
+            load5,
+            load15,
             memory,
             swap,
             disks,
@@ -399,6 +464,8 @@ impl HostSampler {
         self.disks
             .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
         let mut mounts: Vec<Mount> = Vec::with_capacity(self.disks.len());
+        #[cfg(target_os = "linux")]
+        let mut previous = std::mem::take(&mut self.procfs.devices);
         for (index, disk) in self.disks.iter().enumerate() {
             // Files bind-mounted into containers (/etc/hosts) are not disks.
             if !disk.mount_point().is_dir() {
@@ -407,10 +474,10 @@ impl HostSampler {
             // A later mount on the same point hides the earlier one.
             mounts.retain(|m| self.disks[m.index].mount_point() != disk.mount_point());
             #[cfg(target_os = "linux")]
-            let stat = procfs::block_stat_path(disk.mount_point());
+            let device = procfs::block_stat_path(disk.mount_point()).and_then(|p| self.procfs.device(p, &mut previous));
             #[cfg(not(target_os = "linux"))]
-            let stat = None;
-            mounts.push(Mount { index, stat });
+            let device = None;
+            mounts.push(Mount { index, device });
         }
         self.mounts = mounts;
         self.cgroup = cgroup::limits();
@@ -469,18 +536,12 @@ impl HostSampler {
     /// Bytes read and written so far by each mount's device (`None` without a block device).
     #[cfg(target_os = "linux")]
     fn device_io(&mut self) -> Vec<Option<(u64, u64)>> {
-        let mut out: Vec<Option<(u64, u64)>> = Vec::with_capacity(self.mounts.len());
-        for (i, m) in self.mounts.iter().enumerate() {
-            let io = m.stat.as_ref().and_then(|path| {
-                // Several mounts of one device (bind mounts) read its counters once.
-                match self.mounts[..i].iter().position(|o| o.stat.as_ref() == Some(path)) {
-                    Some(j) => out[j],
-                    None => procfs::read(path, &mut self.buf).and_then(procfs::block_stat),
-                }
-            });
-            out.push(io);
-        }
-        out
+        let Procfs { devices, buf, .. } = &mut self.procfs;
+        let io: Vec<Option<(u64, u64)>> = devices
+            .iter()
+            .map(|d| d.stat.read(buf).and_then(procfs::block_stat))
+            .collect();
+        self.mounts.iter().map(|m| m.device.and_then(|d| io[d])).collect()
     }
 
     /// Bytes read and written so far by each mount's disk, as sysinfo counts them.
@@ -495,9 +556,11 @@ impl HostSampler {
 
     fn sample_networks(&mut self, elapsed: f64) -> Vec<NetworkStats> {
         #[cfg(target_os = "linux")]
-        let list = procfs::read("/proc/net/dev", &mut self.buf)
-            .map(procfs::net_dev)
-            .unwrap_or_default();
+        let list = match &self.procfs.net_dev {
+            Some(file) => file.read(&mut self.procfs.buf).map(procfs::net_dev),
+            None => procfs::read("/proc/net/dev", &mut String::new()).map(procfs::net_dev),
+        }
+        .unwrap_or_default();
         #[cfg(not(target_os = "linux"))]
         let list: Vec<NetworkStats> = {
             self.networks.refresh(true);
@@ -535,7 +598,11 @@ impl HostSampler {
     fn count_processes(&mut self) -> u64 {
         #[cfg(target_os = "linux")]
         {
-            procfs::count_processes()
+            self.procfs
+                .proc_dir
+                .as_mut()
+                .and_then(procfs::ProcDir::count)
+                .unwrap_or_else(procfs::count_processes)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -624,9 +691,16 @@ impl HostBoard {
 
     /// A snapshot no older than `max_age` (`None`: a new one), sampled on a blocking thread
     /// and added to the history. Cancelling the call does not lose the sampler or the snapshot.
+    ///
+    /// Outside a tokio runtime (a binding's thread, which blocks on this call anyway) the
+    /// sample is taken on the calling thread: handing it to a blocking thread and back costs
+    /// two thread wake-ups, about as much as the sample itself.
     pub(crate) async fn sample(self: &Arc<Self>, max_age: Option<Duration>) -> Result<Arc<HostSnapshot>, HostError> {
         if let Some(s) = max_age.and_then(|age| self.recent(age)) {
             return Ok(s);
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.sample_blocking(max_age);
         }
         let board = self.clone();
         tokio::task::spawn_blocking(move || board.sample_blocking(max_age))
@@ -695,6 +769,44 @@ mod tests {
         assert_eq!(rate(Some(500), 10, 1.0), None, "a counter reset gives no rate");
         assert_eq!(pct(1, 3), 33.33);
         assert_eq!(pct(5, 0), 0.0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_forked_child_opens_its_own_files() {
+        let mut sampler = HostSampler::new().unwrap();
+        sampler.sample();
+        // What a child sees right after fork(): the parent's pid and files.
+        sampler.procfs.pid = 1;
+        sampler.procfs.proc_dir = None;
+        sampler.procfs.net_dev = None;
+        let s = sampler.sample();
+        assert_eq!(sampler.procfs.pid, std::process::id());
+        assert!(sampler.procfs.proc_dir.is_some() && sampler.procfs.net_dev.is_some());
+        assert!(s.processes > 1 && s.network("lo").is_some_and(|lo| lo.rx_bps.is_some()));
+        assert!(s.uptime_s > 0 && s.load1 >= 0.0);
+    }
+
+    #[test]
+    fn outside_a_runtime_the_calling_thread_samples() {
+        // No runtime here: a spawn_blocking would panic.
+        let board = Arc::new(HostBoard::default());
+        let first = futures::executor::block_on(board.sample(None)).unwrap();
+        let again = futures::executor::block_on(board.sample(Some(Duration::from_secs(60)))).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "a recent snapshot is answered from the history"
+        );
+        let fresh = futures::executor::block_on(board.sample(Some(Duration::ZERO))).unwrap();
+        assert!(!Arc::ptr_eq(&first, &fresh) && board.history().snapshots.len() == 2);
+
+        // Inside a runtime a blocking thread samples, as before (a worker never waits on procfs).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let on_rt = rt.block_on(async { board.sample(None).await }).unwrap();
+        assert_eq!(board.latest().map(|l| Arc::ptr_eq(&l, &on_rt)), Some(true));
     }
 
     #[test]

@@ -642,8 +642,8 @@ impl Monitor {
         let runs = targets.into_iter().map(|(name, generation, spec, callable, host)| {
             let inner = self.inner.clone();
             async move {
-                let result = Arc::new(scheduler::attempt(&inner, &spec, callable.as_ref(), host.as_deref()).await);
-                inner.apply_result(&name, generation, result.clone(), 1, None);
+                let mut result = Arc::new(scheduler::attempt(&inner, &spec, callable.as_ref(), host.as_deref()).await);
+                inner.apply_result(&name, generation, &mut result, 1, None);
                 Arc::unwrap_or_clone(result)
             }
         });
@@ -1280,7 +1280,7 @@ impl Inner {
         &self,
         name: &str,
         generation: u64,
-        mut result: Arc<CheckResult>,
+        result: &mut Arc<CheckResult>,
         attempt: u32,
         lateness: Option<Duration>,
     ) -> bool {
@@ -1297,9 +1297,9 @@ impl Inner {
         if let Some(last) = &entry.last {
             let floor = last.at + chrono::Duration::milliseconds(1);
             if result.at.timestamp_millis() < floor.timestamp_millis() {
-                let mut moved = (*result).clone();
+                let mut moved = (**result).clone();
                 moved.at = floor;
-                result = Arc::new(moved);
+                *result = Arc::new(moved);
             }
         }
         let spec = entry.spec.clone();
@@ -1320,7 +1320,7 @@ impl Inner {
         entry.last = Some(result.clone());
         self.writer.result(result.clone());
         let report = RunReport {
-            result,
+            result: result.clone(),
             tags: spec.tags.clone(),
             attempt,
             lateness_ms: lateness.map(crate::result::ms),

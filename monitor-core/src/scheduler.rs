@@ -183,7 +183,7 @@ async fn run_scheduled(inner: Arc<Inner>, run: ScheduledRun, cancel: Cancellatio
         };
         let Some((result, started)) = outcome else { break };
         let lateness = (attempt_no == 1).then(|| started.saturating_duration_since(due));
-        let retry = inner.apply_result(&name, generation, Arc::new(result), attempt_no, lateness);
+        let retry = inner.apply_result(&name, generation, &mut Arc::new(result), attempt_no, lateness);
         if !retry {
             break;
         }

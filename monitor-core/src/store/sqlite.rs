@@ -365,9 +365,11 @@ impl SqliteStore {
             }
         }
         let mut conn = Connection::open(&path)?;
+        // The busy timeout first: switching to WAL takes a lock too, and several processes
+        // opening a new file at once must wait for each other, not fail "database is locked".
+        configure(&conn, WRITER_CACHE_KIB)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        configure(&conn, WRITER_CACHE_KIB)?;
         // Each batch rewrites the newest leaf page of every check; checkpointing after
         // every batch (SQLite's default: once the WAL passes 1,000 pages) copies and syncs
         // those pages again and again. The writer checkpoints about every 64 MiB of WAL.

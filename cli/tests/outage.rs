@@ -74,25 +74,47 @@ fn wait_fired(outs: &[&Path], n: usize, what: &str) {
     }
 }
 
-/// A TCP target whose check is up while a listener is bound.
+/// A TCP target whose check is up while a listener is bound. Its connections are accepted
+/// and closed (a backlog never accepted fills up after a couple of minutes of checks).
 struct Target {
     addr: SocketAddr,
-    listener: Option<TcpListener>,
+    accepting: Option<(Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 impl Target {
     fn new() -> Target {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        Target {
-            addr: listener.local_addr().unwrap(),
-            listener: Some(listener),
-        }
+        let mut t = Target {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            accepting: None,
+        };
+        t.listen(TcpListener::bind("127.0.0.1:0").unwrap());
+        t
+    }
+    fn listen(&mut self, listener: TcpListener) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        self.addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => drop(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        self.accepting = Some((stop, thread));
     }
     fn down(&mut self) {
-        self.listener = None;
+        if let Some((stop, thread)) = self.accepting.take() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            thread.join().unwrap(); // the thread owned the listener: the port is closed now
+        }
     }
     fn up(&mut self) {
-        self.listener = Some(TcpListener::bind(self.addr).unwrap());
+        let listener = TcpListener::bind(self.addr).unwrap();
+        self.listen(listener);
     }
 }
 

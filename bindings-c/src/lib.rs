@@ -18,21 +18,20 @@
 // Rust side only because C callers cannot be made to uphold Rust's `unsafe fn` contract anyway.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
-use monitor_core::alerts::deliver::NotifierFn;
+use monitor_core::alerts::pull::PulledAlerts;
 use monitor_core::alerts::rules::NotifierKind;
-use monitor_core::alerts::Alert;
 use monitor_core::checks::callable::{callable, CallableFn};
 use monitor_core::embed::{self, EmbedError, Embedded, ErrorCode, EventStream, Listener};
 use monitor_core::spec::Problem;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// What a call did. `UPWATCH_OK` (0) is success; every other value is a failure described
 /// by [`upwatch_last_error`]. The values are stable: new ones are only ever appended.
@@ -247,7 +246,7 @@ struct Handle {
     queue_pid: AtomicU32,
     listeners: Mutex<BTreeMap<u64, Arc<Gate>>>,
     /// Alerts for the program's callable notifiers, read by upwatch_next_alert.
-    alerts: Arc<AlertQueue>,
+    alerts: Arc<PulledAlerts>,
 }
 
 impl Handle {
@@ -402,147 +401,7 @@ unsafe impl Sync for UserData {}
 // ---------------------------------------------------------------------------------------
 // Callable notifiers, pull-based
 
-/// The answer a callable notifier's delivery waits for.
-type Answer = tokio::sync::oneshot::Sender<Result<(), String>>;
-
-/// One alert handed to the program and not answered yet.
-struct Offered {
-    notifier: String,
-    alert: Arc<Alert>,
-    answer: Answer,
-}
-
-#[derive(Default)]
-struct Offers {
-    /// The process they belong to: a forked child starts with none of its parent's.
-    pid: u32,
-    next_id: u64,
-    /// Not taken by upwatch_next_alert yet, oldest first.
-    waiting: VecDeque<(u64, Offered)>,
-    /// Taken, waiting for upwatch_alert_done.
-    taken: HashMap<u64, Answer>,
-    closed: bool,
-}
-
-/// The queue between the engine's outbox and a program that cannot be called from the
-/// engine's threads (PHP FFI callbacks are not thread-safe): a callable notifier's function
-/// offers each alert here and waits for the program's answer; the core's notifier timeout
-/// bounds the wait (no answer in time is a failed attempt, "timeout", retried by the outbox).
-#[derive(Default)]
-struct AlertQueue {
-    offers: Mutex<Offers>,
-    changed: Condvar,
-}
-
-impl AlertQueue {
-    fn offers(&self) -> MutexGuard<'_, Offers> {
-        let mut o = lock(&self.offers);
-        let pid = std::process::id();
-        if o.pid != pid {
-            // The parent's deliveries are not ours; their wakers belong to its runtime.
-            std::mem::forget(std::mem::take(&mut o.waiting));
-            std::mem::forget(std::mem::take(&mut o.taken));
-            o.pid = pid;
-        }
-        o
-    }
-
-    fn offer(&self, notifier: &str, alert: Arc<Alert>, answer: Answer) -> u64 {
-        let mut o = self.offers();
-        o.next_id += 1;
-        let id = o.next_id;
-        o.waiting.push_back((
-            id,
-            Offered {
-                notifier: notifier.to_string(),
-                alert,
-                answer,
-            },
-        ));
-        drop(o);
-        self.changed.notify_all();
-        id
-    }
-
-    /// Forgets a delivery whose attempt ended (answered, or given up by the core's timeout).
-    fn forget(&self, id: u64) {
-        let mut o = self.offers();
-        o.waiting.retain(|(i, _)| *i != id);
-        o.taken.remove(&id);
-    }
-
-    fn close(&self) {
-        self.offers().closed = true;
-        self.changed.notify_all();
-    }
-
-    /// The oldest waiting alert (of `notifier` when given), waiting up to `timeout`
-    /// (`None`: until one comes or the queue closes): its delivery id, notifier and alert.
-    /// Its answer then waits in `taken`, moved there under the same lock, so a timeout
-    /// between the two cannot leave it behind.
-    fn take(
-        &self,
-        notifier: Option<&str>,
-        timeout: Option<Duration>,
-    ) -> Result<Option<(u64, String, Arc<Alert>)>, Fail> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut o = self.offers();
-        loop {
-            if o.closed {
-                return Err(EmbedError::Closed.into());
-            }
-            let at = o
-                .waiting
-                .iter()
-                .position(|(_, x)| notifier.is_none_or(|n| n == x.notifier));
-            if let Some((id, offered)) = at.and_then(|i| o.waiting.remove(i)) {
-                o.taken.insert(id, offered.answer);
-                return Ok(Some((id, offered.notifier, offered.alert)));
-            }
-            o = match deadline {
-                None => self.changed.wait(o).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    self.changed.wait_timeout(o, left).unwrap_or_else(|p| p.into_inner()).0
-                }
-            };
-        }
-    }
-
-    /// The function of callable notifier `name`: offers each alert, awaits the answer.
-    fn function(self: &Arc<Self>, name: &str) -> NotifierFn {
-        let (queue, name) = (Arc::downgrade(self), name.to_string());
-        monitor_core::alerts::deliver::notifier_function(move |alert| {
-            let (queue, name) = (queue.clone(), name.clone());
-            async move {
-                let Some(q) = queue.upgrade() else {
-                    return Err("the handle was freed".to_string());
-                };
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                let id = q.offer(&name, alert, tx);
-                // Dropped when the attempt ends, answered or not (the core drops this
-                // future when the notifier's timeout passes): the offer is withdrawn.
-                let _withdraw = Withdraw(Arc::downgrade(&q), id);
-                drop(q);
-                rx.await
-                    .unwrap_or_else(|_| Err("the program dropped the alert unanswered".to_string()))
-            }
-        })
-    }
-}
-
-struct Withdraw(std::sync::Weak<AlertQueue>, u64);
-
-impl Drop for Withdraw {
-    fn drop(&mut self) {
-        if let Some(q) = self.0.upgrade() {
-            q.forget(self.1);
-        }
-    }
-}
+// The queue itself is monitor-core's (`alerts::pull`): this library hands it to C.
 
 /// Whether a notifier spec is of kind `callable` (the core validates the rest).
 fn is_callable(spec: &Value) -> bool {
@@ -643,7 +502,7 @@ pub extern "C" fn upwatch_test_panic() -> upwatch_result {
 // Life cycle
 
 fn adopt(engine: Embedded, out: *mut *mut upwatch_monitor) -> Result<(), Fail> {
-    let alerts = Arc::new(AlertQueue::default());
+    let alerts = Arc::new(PulledAlerts::default());
     // The config's callable notifiers are served by the program through upwatch_next_alert.
     for n in &engine.config().spec.notifiers {
         if n.kind == NotifierKind::Callable {
@@ -1239,17 +1098,14 @@ pub extern "C" fn upwatch_next_alert(
         let h = handle(m)?;
         let notifier = opt_text(notifier, "notifier")?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        let Some((id, notifier, alert)) = h.alerts.take(notifier, timeout)? else {
+        let Some(pulled) = h.alerts.next(notifier, timeout)? else {
             return Err(Fail::new(
                 UPWATCH_TIMEOUT,
                 "timeout",
                 format!("no alert within {timeout_ms} ms"),
             ));
         };
-        put_json(
-            out_json,
-            &json!({ "delivery_id": id, "notifier": notifier, "alert": &*alert }),
-        )
+        put_json(out_json, &pulled)
     })
 }
 
@@ -1268,27 +1124,12 @@ pub extern "C" fn upwatch_alert_done(
     guard(|| {
         let h = handle(m)?;
         let error = opt_text(error, "error")?;
-        let Some(answer) = h.alerts.offers().taken.remove(&delivery_id) else {
-            return Err(Fail::argument(
-                "delivery_id",
-                format!(
-                    "delivery {delivery_id} is not waiting for an answer (answered already, its notifier's \
-                     timeout passed, or it was never handed out)"
-                ),
-            ));
-        };
         let outcome = if ok {
             Ok(())
         } else {
             Err(error.filter(|e| !e.trim().is_empty()).unwrap_or("failed").to_string())
         };
-        // A send error means the attempt ended (timeout) just now: the answer is too late.
-        answer.send(outcome).map_err(|_| {
-            Fail::argument(
-                "delivery_id",
-                format!("delivery {delivery_id}: the notifier's timeout passed before the answer"),
-            )
-        })
+        Ok(h.alerts.done(delivery_id, outcome)?)
     })
 }
 

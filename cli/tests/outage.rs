@@ -7,38 +7,22 @@
 //! (`UPWATCH_OUTAGE_SECS`, default 180), so it is ignored by a plain `cargo test`:
 //! `scripts/test-all.sh` runs it (`-- --ignored`) in the background beside the binding suites.
 
+mod common;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
+use common::agent;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-fn agent(spec: &Path, db: &Path, out: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_upwatch"))
-        .args([
-            "run",
-            spec.to_str().unwrap(),
-            "--json",
-            "--db",
-            db.to_str().unwrap(),
-            "--lease",
-            "2s",
-        ])
-        .stdout(Stdio::from(std::fs::File::create(out).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(out.with_extension("err")).unwrap()))
-        .spawn()
-        .expect("the agent starts")
 }
 
 /// The `alert_fired` events an agent printed: (id, check, kind).

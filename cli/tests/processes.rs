@@ -2,20 +2,13 @@
 //! runs checks; when it is killed with SIGKILL another takes over within the lease, and
 //! every check keeps running once per interval, with no double runs.
 
+mod common;
+use common::agent;
 use monitor_core::store::{HistoryQuery, SqliteStore, Store};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 use upwatch_testbed::Testbed;
-
-fn agent(spec: &str, db: &str, out: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_upwatch"))
-        .args(["run", spec, "--json", "--db", db, "--lease", "2s"])
-        .stdout(Stdio::from(std::fs::File::create(out).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(out.with_extension("err")).unwrap()))
-        .spawn()
-        .expect("the agent starts")
-}
 
 fn ran_checks(out: &std::path::Path) -> bool {
     std::fs::read_to_string(out)
@@ -39,9 +32,8 @@ async fn four_agents_one_scheduler_and_a_takeover_after_sigkill() {
     )
     .unwrap();
     let db = dir.path().join("shared.db");
-    let (spec, db_s) = (spec.to_str().unwrap().to_string(), db.to_str().unwrap().to_string());
     let outs: Vec<_> = (0..4).map(|i| dir.path().join(format!("agent{i}.jsonl"))).collect();
-    let mut agents: Vec<Child> = outs.iter().map(|o| agent(&spec, &db_s, o)).collect();
+    let mut agents: Vec<Child> = outs.iter().map(|o| agent(&spec, &db, o)).collect();
 
     tokio::time::sleep(Duration::from_secs(5)).await;
     let holders: Vec<usize> = (0..4).filter(|i| ran_checks(&outs[*i])).collect();

@@ -164,7 +164,7 @@ impl EmbedError {
         }
     }
 
-    fn invalid(field: impl Into<String>, message: impl Into<String>) -> EmbedError {
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> EmbedError {
         EmbedError::InvalidArgument {
             field: field.into(),
             message: message.into(),

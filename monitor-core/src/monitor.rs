@@ -821,11 +821,12 @@ impl Monitor {
                 }
             });
             let w = Arc::downgrade(&self.inner);
-            let snapshot: crate::alerts::engine::Snapshot = Arc::new(move || {
+            let snapshot: crate::alerts::engine::Snapshot = Arc::new(move |only: Option<&str>| {
                 let Some(inner) = w.upgrade() else { return Vec::new() };
                 let reg = inner.lock();
                 reg.checks
                     .iter()
+                    .filter(|(name, _)| only.is_none_or(|o| o == &name[..]))
                     .map(|(name, e)| crate::alerts::engine::Settled {
                         check: name.to_string(),
                         service: e.spec.service.clone(),

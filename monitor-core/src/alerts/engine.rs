@@ -41,8 +41,8 @@ pub(crate) struct Settled {
     pub(crate) restored: bool,
 }
 
-/// Reads every check and its settled status (from the monitor's registry).
-pub(crate) type Snapshot = Arc<dyn Fn() -> Vec<Settled> + Send + Sync>;
+/// Reads every check (or only the one named) and its settled status, from the monitor's registry.
+pub(crate) type Snapshot = Arc<dyn Fn(Option<&str>) -> Vec<Settled> + Send + Sync>;
 use crate::result::{CheckError, Status};
 
 /// Where the engine reads wall time (for maintenance windows in a time zone).
@@ -523,7 +523,7 @@ pub(crate) async fn run(
         let sending = may_send();
         if sending && !was_sending {
             // Started, or took the lease over: what is down now was seen by a process before.
-            engine.adopt(&snapshot(), None);
+            engine.adopt(&snapshot(None), None);
         }
         was_sending = sending;
         let wake = engine.next_wake();
@@ -545,7 +545,7 @@ pub(crate) async fn run(
                     // settled statuses, so no down or resolved goes unnoticed.
                     tracing::warn!("alert engine missed {missed} events; resynchronising");
                     if may_send() {
-                        engine.resync(snapshot());
+                        engine.resync(snapshot(None));
                     }
                 }
             },
@@ -592,7 +592,7 @@ impl Engine {
         if due.is_empty() {
             return;
         }
-        let settled = snapshot();
+        let settled = snapshot(None);
         for rule in due {
             let every = [rule.baseline.map(|b| b.every), rule.slo.map(|s| s.every)]
                 .into_iter()
@@ -815,7 +815,9 @@ impl Engine {
             }
             Event::CheckDeleted { check, .. } => self.tracks.retain(|(_, c), _| c != check),
             Event::CheckRegistered { check, .. } => {
-                let settled = (self.snapshot)();
+                // Only the registered check: registering a thousand would otherwise copy the
+                // registry a thousand times.
+                let settled = (self.snapshot)(Some(check));
                 self.adopt(&settled, Some(check));
             }
             Event::CheckSucceeded(report) | Event::CheckFailed(report) => {
@@ -1362,7 +1364,7 @@ mod tests {
             host: Arc::default(),
             tracks: HashMap::new(),
             evaluations: HashMap::new(),
-            snapshot: Arc::new(Vec::new),
+            snapshot: Arc::new(|_: Option<&str>| Vec::new()),
         };
         let expiry: DateTime<Utc> = "2027-01-01T00:00:00Z".parse().unwrap();
         // Daily results as the expiry approaches; a renewal; then the new one ages.

@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod email;
 pub mod engine;
 pub mod incidents;
+pub mod pull;
 pub mod rules;
 pub mod template;
 

@@ -603,11 +603,12 @@ export declare class Monitor {
   removeMaintenance(name: string): boolean
   /**
    * Holds back alerts about a check or a service's checks for `duration` (`"30m"`); they
-   * still run and are stored. `"0s"` ends the mute.
+   * still run and are stored, flagged `maintenance`. `"0s"` ends the mute. With a shared
+   * database it is kept there and sent to the process that runs the checks (hence a promise).
    */
-  mute(target: string, duration: string): void
+  mute(target: string, duration: string): Promise<void>
   /** Ends a mute. */
-  unmute(target: string): void
+  unmute(target: string): Promise<void>
   /**
    * The alerting set-up in force: notifiers (no URL, secret or header), rules, maintenance
    * windows (with `active`) and mutes.

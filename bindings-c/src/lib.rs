@@ -977,7 +977,8 @@ pub extern "C" fn upwatch_remove_maintenance(
 }
 
 /// Holds back alerts about a check, or a service's checks, for `duration` ("30m"; "0s" ends
-/// the mute). They still run and are stored.
+/// the mute). They still run and are stored, flagged `maintenance`. With a shared database the
+/// mute is kept there and sent to the process that runs the checks (this call waits for it).
 #[no_mangle]
 pub extern "C" fn upwatch_mute(
     m: *mut upwatch_monitor,
@@ -988,7 +989,7 @@ pub extern "C" fn upwatch_mute(
         let h = handle(m)?;
         let target = text(target, "target")?;
         let duration = text(duration, "duration")?;
-        Ok(h.engine.mute(target, duration)?)
+        Ok(h.engine.wait(h.engine.mute(target, duration))?)
     })
 }
 
@@ -998,7 +999,7 @@ pub extern "C" fn upwatch_unmute(m: *mut upwatch_monitor, target: *const c_char)
     guard(|| {
         let h = handle(m)?;
         let target = text(target, "target")?;
-        Ok(h.engine.mute(target, "0s")?)
+        Ok(h.engine.wait(h.engine.mute(target, "0s"))?)
     })
 }
 

@@ -172,7 +172,7 @@ test('a muted check fires no alert to the function (held), maintenance windows s
   const calls = []
   m.addNotifier({ name: 'fn', kind: 'callable' }, (alert) => void calls.push(alert))
   m.addAlert({ name: 'db-down', checks: ['db'], for: '0s', notify: ['fn'] })
-  m.mute('db', '30m')
+  await m.mute('db', '30m')
   assert.deepEqual(m.alerting().mutes.map((x) => x.target), ['db'])
   assert.ok(m.alerting().mutes[0].remaining_ms > 29 * 60 * 1000)
   m.start()
@@ -182,7 +182,7 @@ test('a muted check fires no alert to the function (held), maintenance windows s
   await new Promise((r) => setTimeout(r, 300))
   assert.deepEqual(calls, [], 'a muted check reaches no notifier')
   assert.equal(m.status().alerts.fired, 0)
-  m.unmute('db')
+  await m.unmute('db')
   assert.deepEqual(m.alerting().mutes, [])
 
   m.addMaintenance({ name: 'now', checks: ['db'], from: new Date(Date.now() - 60000).toISOString(), to: new Date(Date.now() + 3600000).toISOString() })

@@ -60,8 +60,8 @@ export async function usage(): Promise<void> {
   m.addAlert({ name: 'api', checks: ['api'], for: '2m', repeat: '1h', notify: ['hook', 'pager'], sendResolved: true })
   m.addMaintenance({ name: 'nightly', weekdays: ['mon'], start: '02:00', end: '02:30', timezone: 'Europe/Paris' })
   m.addMaintenance({ name: 'once', from: '2026-12-01T00:00:00Z', to: '2026-12-01T01:00:00Z' })
-  m.mute('api', '30m')
-  m.unmute('api')
+  await m.mute('api', '30m')
+  await m.unmute('api')
   const view = m.alerting()
   const open: boolean = view.maintenance.some((w) => w.active) || view.notifiers.some((n) => n.function)
   const waiting: number = m.pendingAlerts().length + m.status().alerts.queued

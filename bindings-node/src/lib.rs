@@ -427,16 +427,27 @@ impl Monitor {
     }
 
     /// Holds back alerts about a check or a service's checks for `duration` (`"30m"`); they
-    /// still run and are stored. `"0s"` ends the mute.
-    #[napi]
-    pub fn mute(&self, env: &Env, target: String, duration: String) -> Result<()> {
-        guard(env, || Ok(self.engine.mute(&target, &duration)?))
+    /// still run and are stored, flagged `maintenance`. `"0s"` ends the mute. With a shared
+    /// database it is kept there and sent to the process that runs the checks (hence a promise).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn mute<'e>(&self, env: &'e Env, target: String, duration: String) -> Result<PromiseRaw<'e, ()>> {
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { Ok(engine.mute(&target, &duration).await?) },
+            |_, ()| Ok(()),
+        )
     }
 
     /// Ends a mute.
-    #[napi]
-    pub fn unmute(&self, env: &Env, target: String) -> Result<()> {
-        guard(env, || Ok(self.engine.mute(&target, "0s")?))
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn unmute<'e>(&self, env: &'e Env, target: String) -> Result<PromiseRaw<'e, ()>> {
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { Ok(engine.mute(&target, "0s").await?) },
+            |_, ()| Ok(()),
+        )
     }
 
     /// The alerting set-up in force: notifiers (no URL, secret or header), rules, maintenance

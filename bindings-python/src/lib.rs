@@ -601,9 +601,9 @@ impl PyMonitor {
     }
 
     /// Holds back alerts about a check or service for `duration` (`"0s"` ends the mute).
+    /// With a shared database it is kept there and sent to the process that runs the checks.
     fn mute(&self, py: Python<'_>, target: &str, duration: &str) -> PyResult<()> {
-        let m = &self.inner;
-        py.detach(|| m.mute(target, duration)).map_err(py_err)
+        wait!(self, py, |m| m.mute(target, duration))
     }
 
     fn alerting<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

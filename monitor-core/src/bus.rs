@@ -78,6 +78,15 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         duration_ms: Option<f64>,
     },
+    /// Hold back alerts about a check, or a service and its checks, until `until` (wall
+    /// time, so it means the same in every process); `None` ends the mute.
+    Mute {
+        /// A check's or a service's name.
+        target: String,
+        /// Until when.
+        #[serde(default)]
+        until: Option<DateTime<Utc>>,
+    },
 }
 
 fn yes() -> bool {

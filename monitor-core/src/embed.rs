@@ -887,23 +887,32 @@ impl Embedded {
     }
 
     /// Holds back alerts about a check or a service's checks for `duration` (`"30m"`);
-    /// they still run and are stored. `"0s"` ends a mute.
+    /// they still run and are stored, flagged `maintenance`. `"0s"` ends a mute. With a
+    /// shared database it is kept there and sent to the process that runs the checks.
     ///
     /// ```
     /// let e = monitor_core::Embedded::from_json("").unwrap();
-    /// e.mute("backend", "30m").unwrap();
-    /// assert_eq!(e.mute("backend", "soon").unwrap_err().path(), Some("duration"));
-    /// e.mute("backend", "0s").unwrap();
+    /// e.wait(e.mute("backend", "30m")).unwrap();
+    /// assert_eq!(e.wait(e.mute("backend", "soon")).unwrap_err().path(), Some("duration"));
+    /// assert_eq!(e.alerting().unwrap().mutes[0].target, "backend");
+    /// e.wait(e.mute("backend", "0s")).unwrap();
+    /// assert!(e.alerting().unwrap().mutes.is_empty());
     /// ```
-    pub fn mute(&self, target: &str, duration: &str) -> Result<(), EmbedError> {
+    pub async fn mute(&self, target: &str, duration: &str) -> Result<(), EmbedError> {
         let d = crate::spec::reader::parse_duration(duration).map_err(|e| EmbedError::invalid("duration", e))?;
-        let monitor = self.monitor()?;
-        if d.is_zero() {
-            monitor.unmute(target);
-        } else {
-            monitor.mute(target, d);
+        if target.trim().is_empty() {
+            return Err(EmbedError::invalid("target", "must name a check or a service"));
         }
-        Ok(())
+        let monitor = self.monitor()?;
+        let target = target.to_string();
+        self.on_runtime(async move {
+            if d.is_zero() {
+                monitor.unmute(&target).await
+            } else {
+                monitor.mute(&target, d).await
+            }
+        })
+        .await
     }
 
     /// Adds a notifier (the `[[notifiers]]` shape), or replaces the one of the same name.

@@ -84,10 +84,15 @@ pub(crate) async fn lease_loop(inner: Arc<Inner>) {
             let (store, holder, period) = (inner.store.clone(), l.holder.clone(), l.period);
             let asked = Instant::now();
             let outcome = tokio::task::spawn_blocking(move || store.acquire_lease(&holder, period, Utc::now())).await;
+            let was_holder = l.may_run();
             match outcome {
                 Ok(Ok(Some(_))) => {
                     // Trust our own clock, from when we asked, minus a margin for skew.
                     l.set(Some(asked + period.mul_f64(0.8)));
+                    if !was_holder {
+                        // Taking over: mutes asked of the previous holder still hold.
+                        inner.load_mutes().await;
+                    }
                 }
                 Ok(Ok(None)) => l.set(None),
                 Ok(Err(e)) => tracing::warn!("renewing the scheduler lease failed: {e}"),

@@ -253,6 +253,16 @@ impl MonitorBuilder {
             self.clock.unwrap_or_else(crate::alerts::Clock::system),
             store.clone(),
         ));
+        // Mutes kept in the store (asked of any process on it) hold from the start.
+        match store.mutes(Utc::now()) {
+            Ok(mutes) => {
+                for (target, until) in mutes {
+                    let left = (until - Utc::now()).to_std().unwrap_or_default();
+                    alerting.mute(&target, Some(tokio::time::Instant::now() + left));
+                }
+            }
+            Err(e) => tracing::warn!("reading the mutes kept in the store failed: {e}"),
+        }
         Monitor {
             inner: Arc::new(Inner {
                 global: Arc::new(Semaphore::new(self.config.max_concurrency)),
@@ -400,25 +410,42 @@ impl Monitor {
     }
 
     /// Holds back alerts about a check, or the checks of a service, for `duration` (they
-    /// still run and are stored). A down alert whose `for` ran out meanwhile fires when
-    /// the mute ends, if the check is still down then.
+    /// still run and are stored, flagged `maintenance`). A down alert whose `for` ran out
+    /// meanwhile fires when the mute ends, if the check is still down then. With a shared
+    /// database the mute is kept in it and sent to the process that runs the checks, so it
+    /// holds whichever process was asked, and after a restart.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let m = monitor_core::Monitor::new();
-    /// m.mute("backend", std::time::Duration::from_secs(30 * 60));
-    /// m.unmute("backend");
+    /// m.mute("backend", std::time::Duration::from_secs(30 * 60)).await.unwrap();
+    /// assert_eq!(m.alerting().mutes[0].target, "backend");
+    /// m.unmute("backend").await.unwrap();
+    /// assert!(m.alerting().mutes.is_empty());
     /// # }
     /// ```
-    pub fn mute(&self, target: &str, duration: Duration) {
-        self.inner
-            .alerting
-            .mute(target, Some(tokio::time::Instant::now() + duration));
+    pub async fn mute(&self, target: &str, duration: Duration) -> Result<(), MonitorError> {
+        let until = Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::TimeDelta::MAX);
+        self.mute_until(target, Some(until)).await
     }
 
     /// Ends a mute early.
-    pub fn unmute(&self, target: &str) {
-        self.inner.alerting.mute(target, None);
+    pub async fn unmute(&self, target: &str) -> Result<(), MonitorError> {
+        self.mute_until(target, None).await
+    }
+
+    async fn mute_until(&self, target: &str, until: Option<DateTime<Utc>>) -> Result<(), MonitorError> {
+        let command = Command::Mute {
+            target: target.to_string(),
+            until,
+        };
+        if self.inner.leadership.forwards() {
+            crate::lease::forward(&self.inner, &command).await?;
+            // Shown by this process's `alerting()` too.
+            self.inner.apply_mute(target, until);
+            return Ok(());
+        }
+        self.execute_here(command).await.map(|_| ())
     }
 
     /// Adds a notifier, or replaces the one of the same name. A `callable` notifier also
@@ -499,7 +526,7 @@ impl Monitor {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let m = monitor_core::Monitor::new();
-    /// m.mute("api", std::time::Duration::from_secs(60));
+    /// m.mute("api", std::time::Duration::from_secs(60)).await.unwrap();
     /// assert_eq!(m.alerting().mutes[0].target, "api");
     /// # }
     /// ```
@@ -530,15 +557,32 @@ impl Monitor {
                     window: w.clone(),
                 })
                 .collect(),
-            mutes: a
-                .mutes()
-                .into_iter()
-                .map(|(target, left)| crate::alerts::MuteView {
-                    target,
-                    remaining_ms: left.as_millis() as u64,
-                })
-                .collect(),
+            mutes: self.mutes_in_force(),
         }
+    }
+
+    /// This process's mutes, and with a shared database also those asked of the others.
+    fn mutes_in_force(&self) -> Vec<crate::alerts::MuteView> {
+        let mut left: BTreeMap<String, Duration> = self.inner.alerting.mutes().into_iter().collect();
+        if self.inner.store.shared() {
+            let now = Utc::now();
+            match self.inner.store.mutes(now) {
+                Ok(stored) => {
+                    for (target, until) in stored {
+                        let d = (until - now).to_std().unwrap_or_default();
+                        let e = left.entry(target).or_default();
+                        *e = (*e).max(d);
+                    }
+                }
+                Err(e) => tracing::warn!("reading the mutes kept in the store failed: {e}"),
+            }
+        }
+        left.into_iter()
+            .map(|(target, d)| crate::alerts::MuteView {
+                target,
+                remaining_ms: d.as_millis() as u64,
+            })
+            .collect()
     }
 
     /// Alerts waiting in the outbox (this process's queues), oldest first.
@@ -768,6 +812,16 @@ impl Monitor {
                 )
                 .await
                 .map(|r| Reply::Results { results: vec![r] }),
+            Command::Mute { target, until } => {
+                self.inner.apply_mute(&target, until);
+                // Kept in the store, so a process that takes the lease over, or this one after
+                // a restart, holds the same alerts back.
+                let store = self.inner.store.clone();
+                tokio::task::spawn_blocking(move || store.set_mute(&target, until))
+                    .await
+                    .map_err(|e| MonitorError::Store(StoreError::Database(e.to_string())))??;
+                Ok(Reply::Done)
+            }
         }
     }
 
@@ -1298,12 +1352,18 @@ impl Inner {
         if let Some(last) = &entry.last {
             let floor = last.at + chrono::Duration::milliseconds(1);
             if result.at.timestamp_millis() < floor.timestamp_millis() {
-                let mut moved = (**result).clone();
-                moved.at = floor;
-                *result = Arc::new(moved);
+                Arc::make_mut(result).at = floor;
             }
         }
         let spec = entry.spec.clone();
+        // Taken while alerts about it are held back (maintenance, mute): stored flagged.
+        if self
+            .alerting
+            .held_until(name, spec.service.as_deref(), &spec.tags)
+            .is_some()
+        {
+            Arc::make_mut(result).maintenance = true;
+        }
         entry.runs += 1;
         let outcome = result.status;
         if outcome == Status::Down {
@@ -1388,6 +1448,7 @@ impl Inner {
             if let Some(service) = &spec.service {
                 Self::refresh_service_locked(
                     &self.bus,
+                    self.service_history(),
                     &mut reg,
                     service,
                     Cause {
@@ -1402,10 +1463,17 @@ impl Inner {
 
     fn refresh_service(&self, service: &str, cause: Cause) {
         let mut reg = self.lock();
-        Self::refresh_service_locked(&self.bus, &mut reg, service, cause);
+        Self::refresh_service_locked(&self.bus, self.service_history(), &mut reg, service, cause);
     }
 
-    fn refresh_service_locked(bus: &Bus, reg: &mut Registry, service: &str, cause: Cause) {
+    /// Where a service's changes are written: by the process that runs its checks' attempts
+    /// only (a process that forwards them learns their statuses from the store, and would
+    /// write every change twice).
+    fn service_history(&self) -> Option<&Writer> {
+        (!self.leadership.forwards()).then_some(&self.writer)
+    }
+
+    fn refresh_service_locked(bus: &Bus, history: Option<&Writer>, reg: &mut Registry, service: &str, cause: Cause) {
         let members: Vec<(&str, Option<Status>)> = reg
             .checks
             .iter()
@@ -1419,11 +1487,21 @@ impl Inner {
             if let Some(entry) = reg.services.get_mut(service) {
                 entry.status = status;
             }
+            let at = Utc::now();
+            if let Some(writer) = history {
+                writer.service_change(crate::store::ServiceChange {
+                    service: service.to_string(),
+                    at,
+                    previous,
+                    status,
+                    cause: Some(cause.check.clone()).filter(|c| !c.is_empty()),
+                });
+            }
             bus.publish(Event::ServiceStatusChanged {
                 service: service.to_string(),
                 previous,
                 status,
-                at: Utc::now(),
+                at,
                 cause,
             });
         }
@@ -1455,6 +1533,7 @@ impl Inner {
                     error: r.error.map(|x| crate::result::CheckError::new(x.kind, x.message)),
                     failed_assertions: Vec::new(),
                     warnings: Vec::new(),
+                    maintenance: r.maintenance,
                 };
                 result.observed.status_code = r.status_code;
                 if e.last.as_ref().is_none_or(|l| l.at < result.at) {
@@ -1470,8 +1549,10 @@ impl Inner {
         }
         let services: Vec<String> = reg.services.keys().cloned().collect();
         for s in services {
+            // A follower: the holder writes the services' changes.
             Self::refresh_service_locked(
                 &self.bus,
+                None,
                 &mut reg,
                 &s,
                 Cause {
@@ -1479,6 +1560,30 @@ impl Inner {
                     status: None,
                 },
             );
+        }
+    }
+
+    /// Holds back (or stops holding back) alerts about `target` in this process's alert engine.
+    pub(crate) fn apply_mute(&self, target: &str, until: Option<DateTime<Utc>>) {
+        let until = until.map(|t| {
+            let left = (t - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::Instant::now() + left
+        });
+        self.alerting.mute(target, until);
+    }
+
+    /// Adopts the mutes kept in the store (on start, and when this process takes the lease
+    /// over), so alerts another process was asked to hold back stay held.
+    pub(crate) async fn load_mutes(&self) {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.mutes(Utc::now())).await {
+            Ok(Ok(mutes)) => {
+                for (target, until) in mutes {
+                    self.apply_mute(&target, Some(until));
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("reading the mutes kept in the store failed: {e}"),
+            Err(e) => tracing::warn!("reading the mutes kept in the store panicked: {e}"),
         }
     }
 

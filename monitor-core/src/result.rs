@@ -419,6 +419,10 @@ pub struct CheckResult {
     /// Soft bounds that were crossed (why the run is degraded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<AssertionFailure>,
+    /// Taken while alerts about the check were held back (a maintenance window or a mute):
+    /// the run counts and is stored like any other, flagged so reports can tell.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub maintenance: bool,
 }
 
 impl CheckResult {

@@ -252,7 +252,7 @@ async fn weekly_maintenance_in_a_time_zone_holds_alerts_until_it_ends() {
 #[tokio::test(start_paused = true)]
 async fn mute_holds_back_alerts_and_recovery_during_mute_sends_nothing() {
     let (m, mut sub) = monitor(&["a", "b"], json!({"alerts": [{"name": "r", "for": "30s"}]}), None);
-    m.mute("a", Duration::from_secs(600));
+    m.mute("a", Duration::from_secs(600)).await.unwrap();
     m.push("a", false, None).await.unwrap();
     assert!(alerts_within(&mut sub, Duration::from_secs(590)).await.is_empty());
     let got = alerts_within(&mut sub, Duration::from_secs(20)).await;
@@ -263,13 +263,13 @@ async fn mute_holds_back_alerts_and_recovery_during_mute_sends_nothing() {
         kinds(&alerts_within(&mut sub, Duration::from_secs(1)).await),
         vec![Trigger::Resolved]
     );
-    m.mute("a", Duration::from_secs(600));
+    m.mute("a", Duration::from_secs(600)).await.unwrap();
     m.push("a", false, None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(120)).await;
     m.push("a", true, None).await.unwrap();
     assert!(alerts_within(&mut sub, Duration::from_secs(900)).await.is_empty());
     // Other checks were never muted.
-    m.unmute("a");
+    m.unmute("a").await.unwrap();
     m.push("b", false, None).await.unwrap();
     assert_eq!(alerts_within(&mut sub, Duration::from_secs(40)).await.len(), 1);
 }
@@ -563,7 +563,7 @@ fn the_embed_config_takes_alerting_tables_and_mute_and_status_shows_alerts() {
     }))
     .unwrap();
     e.start().unwrap();
-    e.mute("c", "1h").unwrap();
+    e.wait(e.mute("c", "1h")).unwrap();
     for check in ["b", "c", "a"] {
         e.wait(e.push(check, false, None)).unwrap();
     }

@@ -195,7 +195,7 @@ fn a_file_from_a_newer_upwatch_is_refused_and_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 6,
+                supported: 7,
                 ..
             }
         ),

@@ -1,6 +1,7 @@
 //! Incidents on a real SQLite file: opened and resolved with events, listed with their
 //! changes and errors, still open after a restart and resolved by the next process.
 
+use monitor_core::alerts::incidents::IncidentScope;
 use monitor_core::bus::Event;
 use monitor_core::embed::Embedded;
 use monitor_core::EventKind;
@@ -91,9 +92,14 @@ fn an_incident_open_at_exit_is_still_open_after_restart_and_resolved_there() {
     first.close();
 
     let second = engine(&dir.path().join("h.db"));
-    let open = second.wait(second.incidents(&json!({}))).unwrap();
+    let open = second.wait(second.incidents(&json!({ "check": "payments" }))).unwrap();
     assert_eq!(open.items.len(), 1);
     assert!(open.items[0].open);
+    // The service's own incident, from its derived status, is open too.
+    let all = second.wait(second.incidents(&json!({}))).unwrap();
+    let scopes: Vec<(IncidentScope, bool)> = all.items.iter().map(|i| (i.scope, i.open)).collect();
+    assert_eq!(scopes.len(), 2, "{:?}", all.items);
+    assert!(scopes.contains(&(IncidentScope::Service, true)), "{scopes:?}");
     let events = second.events(&[EventKind::IncidentResolved]).unwrap();
     second.wait(second.push("payments", true, None)).unwrap();
     let Event::IncidentResolved { incident, started, .. } = next(&events) else {
@@ -101,5 +107,34 @@ fn an_incident_open_at_exit_is_still_open_after_restart_and_resolved_there() {
     };
     assert_eq!(incident, open.items[0].id);
     assert_eq!(started.timestamp_millis(), down.at.timestamp_millis());
+    // Written by the history thread: read once it has.
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    let service = loop {
+        let page = second.wait(second.incidents(&json!({ "service": "shop" }))).unwrap();
+        let service: Vec<_> = page
+            .items
+            .into_iter()
+            .filter(|i| i.scope == IncidentScope::Service)
+            .collect();
+        if service.iter().all(|i| !i.open) || std::time::Instant::now() > end {
+            break service;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        service.len(),
+        1,
+        "no zombie: one service incident, resolved after the restart"
+    );
+    assert!(!service[0].open);
+    let i = &service[0];
+    assert!(i.id.starts_with("service:shop@"), "{}", i.id);
+    assert_eq!(i.check, "payments", "the check that took the service down");
+    let lag = (i.started - down.at).num_milliseconds();
+    assert!(
+        (0..5_000).contains(&lag),
+        "the service went down with its check: {lag} ms"
+    );
+    assert_eq!(i.changes.last().unwrap().status, monitor_core::Status::Up);
     second.close();
 }

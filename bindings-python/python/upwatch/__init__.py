@@ -208,6 +208,11 @@ class CheckResult:
     def warnings(self) -> List[Dict[str, Any]]:
         return list(self._d.get("warnings") or [])
 
+    @property
+    def maintenance(self) -> bool:
+        """Taken while alerts about the check were held back (a maintenance window or a mute)."""
+        return bool(self._d.get("maintenance", False))
+
     def to_dict(self) -> ResultDict:
         return dict(self._d)  # type: ignore[return-value]
 
@@ -680,7 +685,9 @@ class Monitor:
 
     def mute(self, target: str, duration: str = "30m") -> None:
         """Holds back alerts about a check or a service's checks for ``duration``; they
-        still run and are stored. A bad duration is :class:`InvalidArgumentError` (``duration``)."""
+        still run and are stored, flagged ``maintenance``. With a shared database the mute is
+        kept there and sent to the process that runs the checks (this call waits for it). A
+        bad duration is :class:`InvalidArgumentError` (``duration``)."""
         self._m.mute(target, duration)
 
     def unmute(self, target: str) -> None:
@@ -796,6 +803,12 @@ class Monitor:
 
     async def resume_async(self, name: str) -> None:
         await self._run(self.resume, name)
+
+    async def mute_async(self, target: str, duration: str = "30m") -> None:
+        await self._run(self.mute, target, duration)
+
+    async def unmute_async(self, target: str) -> None:
+        await self._run(self.unmute, target)
 
     async def run_now_async(self, names: Names = None, *, timeout: Optional[float] = None) -> List[CheckResult]:
         if timeout is None:

@@ -148,6 +148,7 @@ class ResultDict(TypedDict):
     error: NotRequired[CheckErrorDict]
     failed_assertions: NotRequired[List[Dict[str, Any]]]
     warnings: NotRequired[List[Dict[str, Any]]]
+    maintenance: NotRequired[bool]  # taken while alerts were held back (maintenance, mute)
 
 
 class CheckStatusDict(TypedDict):
@@ -191,6 +192,7 @@ class StoredResultDict(TypedDict, total=False):
     duration_ms: float
     status_code: int
     error: CheckErrorDict
+    maintenance: bool  # taken while alerts were held back (maintenance, mute)
 
 
 class HistoryPage(TypedDict):
@@ -448,9 +450,13 @@ class PendingAlertDict(TypedDict):
 
 
 class IncidentDict(TypedDict):
-    """A check's incident: from its settled change to down until it is back up."""
+    """A check's or a service's incident: from its settled change to down until it is back up.
+
+    For a service (``scope == "service"``), ``check`` is the check whose change took it down.
+    """
 
     id: str
+    scope: str  # check, service
     check: str
     service: NotRequired[str]
     started: str

@@ -946,7 +946,12 @@ impl Engine {
                 // The incident this change opens (its event follows this one): known now, so
                 // an alert fired at once (`for = 0s`) names it.
                 if t.incident.is_none() {
-                    t.incident = Some(super::incidents::Incident::id_of(check, at));
+                    // A service rule's track is keyed by the service's name.
+                    t.incident = Some(if rule.scope == super::rules::Scope::Service {
+                        super::incidents::Incident::service_id_of(check, at)
+                    } else {
+                        super::incidents::Incident::id_of(check, at)
+                    });
                     t.incident_since = Some(at);
                     t.incident_seen = Some(now);
                 }
@@ -991,6 +996,12 @@ impl Engine {
                 t.repeats = 0;
                 if t.fired.take().is_some() && rule.send_resolved && rule.on(Trigger::Resolved) {
                     self.fire(rule, check, Trigger::Resolved, 0);
+                }
+                // A check's incident ends with its `IncidentResolved` event; a service's here.
+                if rule.scope == super::rules::Scope::Service {
+                    let t = self.track(rule, check, service, tags);
+                    t.incident = None;
+                    t.open_due = None;
                 }
             }
         }

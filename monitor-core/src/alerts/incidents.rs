@@ -1,6 +1,8 @@
 //! Incidents: a check is in an incident from the settled change that takes it down until
 //! the settled change that brings it back up (after its success threshold). A change to
-//! degraded in between stays inside the incident.
+//! degraded in between stays inside the incident. A service is in an incident from the
+//! change of its derived status to down until the change back up (or to no status, when
+//! its checks are gone).
 //!
 //! Incidents are read from the stored status changes rather than kept in a table of
 //! their own: the changes are already written in order, survive restarts, and a check's
@@ -14,14 +16,28 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::result::Status;
-use crate::store::{HistoryQuery, Page, StatusChange, Store, StoreError, StoredError, MAX_PAGE};
+use crate::store::{HistoryQuery, Page, ServiceChange, StatusChange, Store, StoreError, StoredError, MAX_PAGE};
 
-/// One incident of one check.
+/// Whose incident it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentScope {
+    /// A check's.
+    #[default]
+    Check,
+    /// A service's (its derived status).
+    Service,
+}
+
+/// One incident of one check or one service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    /// Stable id: `check@start-in-ms`.
+    /// Stable id: `check@start-in-ms`, or `service:name@start-in-ms`.
     pub id: String,
-    /// The check.
+    /// A check's or a service's.
+    #[serde(default)]
+    pub scope: IncidentScope,
+    /// The check; for a service's incident, the check whose change took the service down.
     pub check: String,
     /// Its service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,7 +57,8 @@ pub struct Incident {
     /// kept; otherwise the first error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<StoredError>,
-    /// Every settled change from the one that opened it to the one that resolved it.
+    /// Every settled change from the one that opened it to the one that resolved it (for a
+    /// service, its own changes, each with the check that caused it as `check`).
     pub changes: Vec<StatusChange>,
 }
 
@@ -49,6 +66,11 @@ impl Incident {
     /// The id of the incident of `check` that started at `started`.
     pub fn id_of(check: &str, started: DateTime<Utc>) -> String {
         format!("{check}@{}", started.timestamp_millis())
+    }
+
+    /// The id of the incident of `service` that started at `started`.
+    pub fn service_id_of(service: &str, started: DateTime<Utc>) -> String {
+        format!("service:{service}@{}", started.timestamp_millis())
     }
 }
 
@@ -104,6 +126,7 @@ fn fold(check: &str, changes: Vec<StatusChange>, now: DateTime<Utc>) -> Vec<Inci
             (None, Status::Down) => {
                 open = Some(Incident {
                     id: Incident::id_of(check, c.at),
+                    scope: IncidentScope::Check,
                     check: check.to_string(),
                     service: c.service.clone(),
                     started: c.at,
@@ -138,17 +161,87 @@ fn fold(check: &str, changes: Vec<StatusChange>, now: DateTime<Utc>) -> Vec<Inci
     out
 }
 
-/// Incidents of the checks matching `query` that started in its time range, plus those still
-/// open, newest first, one page (the cursor is the index of the next one, as text).
+/// Folds one service's changes (oldest first) into incidents, oldest first. A change to no
+/// status (its checks are gone) ends an open one, as a change to up does.
+fn fold_service(service: &str, changes: Vec<ServiceChange>, now: DateTime<Utc>) -> Vec<Incident> {
+    let mut out = Vec::new();
+    let mut open: Option<Incident> = None;
+    for c in changes {
+        let Some(status) = c.status.or(open.as_ref().map(|_| Status::Up)) else {
+            continue;
+        };
+        let change = StatusChange {
+            check: c.cause.clone().unwrap_or_default(),
+            service: Some(service.to_string()),
+            at: c.at,
+            previous: c.previous,
+            status,
+            error: None,
+        };
+        match (&mut open, status) {
+            (None, Status::Down) => {
+                open = Some(Incident {
+                    id: Incident::service_id_of(service, c.at),
+                    scope: IncidentScope::Service,
+                    check: change.check.clone(),
+                    service: Some(service.to_string()),
+                    started: c.at,
+                    ended: None,
+                    duration_ms: 0.0,
+                    open: true,
+                    first_error: None,
+                    last_error: None,
+                    changes: vec![change],
+                });
+            }
+            (None, _) => {}
+            (Some(i), Status::Up) => {
+                i.ended = Some(c.at);
+                i.open = false;
+                i.changes.push(change);
+                out.extend(open.take());
+            }
+            (Some(i), _) => i.changes.push(change),
+        }
+    }
+    out.extend(open);
+    for i in &mut out {
+        let end = i.ended.unwrap_or(now);
+        i.duration_ms = (end - i.started).num_milliseconds().max(0) as f64;
+    }
+    out
+}
+
+/// Incidents of the services a query covers: none when it names checks or tags (those
+/// select checks), else those of its services (all when it names none).
+fn service_incidents(store: &dyn Store, query: &HistoryQuery, now: DateTime<Utc>) -> Result<Vec<Incident>, StoreError> {
+    if !query.checks.is_empty() || !query.tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_service: BTreeMap<String, Vec<ServiceChange>> = BTreeMap::new();
+    for c in store.service_changes(&query.services, None)? {
+        by_service.entry(c.service.clone()).or_default().push(c);
+    }
+    Ok(by_service
+        .into_iter()
+        .flat_map(|(service, changes)| fold_service(&service, changes, now))
+        .collect())
+}
+
+/// Incidents of the checks matching `query`, and of the services it covers, that started in
+/// its time range, plus those still open, newest first, one page (the cursor is the index of
+/// the next one, as text). A status filter does not apply to incidents.
 pub fn incidents(store: &dyn Store, query: &HistoryQuery, now: DateTime<Utc>) -> Result<Page<Incident>, StoreError> {
     let limit = query.validated_limit()?;
     let mut all = Vec::new();
+    let wanted = |i: &Incident| {
+        let in_range = query.since.is_none_or(|s| i.started >= s) && query.until.is_none_or(|u| i.started < u);
+        in_range || i.open
+    };
     for (check, changes) in changes_by_check(store, query, None)? {
-        all.extend(fold(&check, changes, now).into_iter().filter(|i| {
-            let in_range = query.since.is_none_or(|s| i.started >= s) && query.until.is_none_or(|u| i.started < u);
-            in_range || i.open
-        }));
+        all.extend(fold(&check, changes, now).into_iter().filter(wanted));
     }
+    all.extend(service_incidents(store, query, now)?.into_iter().filter(wanted));
     all.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.check.cmp(&b.check)));
     let skip = match &query.cursor {
         Some(c) => c.parse::<usize>().map_err(|_| StoreError::InvalidQuery {
@@ -160,7 +253,7 @@ pub fn incidents(store: &dyn Store, query: &HistoryQuery, now: DateTime<Utc>) ->
     let mut items: Vec<Incident> = all.into_iter().skip(skip).take(limit + 1).collect();
     let next_cursor = (items.len() > limit).then(|| (skip + limit).to_string());
     items.truncate(limit);
-    for i in &mut items {
+    for i in items.iter_mut().filter(|i| i.scope == IncidentScope::Check) {
         if let Some(last) = last_error(store, i)? {
             i.last_error = Some(last);
         }

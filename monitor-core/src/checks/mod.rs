@@ -140,6 +140,7 @@ impl Prober {
             error,
             failed_assertions: run.verdict.failures,
             warnings: run.verdict.warnings,
+            maintenance: false,
         }
     }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use super::{
-    decode_cursor, encode_cursor, Batch, HistoryQuery, LatencySketch, Page, Retention, StatusChange, Store, StoreError,
-    StoredError, StoredResult, Uptime,
+    decode_cursor, encode_cursor, Batch, HistoryQuery, LatencySketch, Page, Retention, ServiceChange, StatusChange,
+    Store, StoreError, StoredError, StoredResult, Uptime,
 };
 use crate::result::Status;
 
@@ -31,6 +31,7 @@ pub struct MemoryStore {
 struct State {
     checks: BTreeMap<String, CheckHistory>,
     changes: VecDeque<StatusChange>,
+    service_changes: VecDeque<ServiceChange>,
     /// The latest host samples (the monitor keeps an hour; this ring keeps as many).
     hosts: VecDeque<Arc<crate::host::HostSnapshot>>,
 }
@@ -53,6 +54,7 @@ struct Compact {
     duration_us: u32,
     code: u16,
     status: Status,
+    maintenance: bool,
     error: Option<Arc<StoredError>>,
 }
 
@@ -63,6 +65,7 @@ impl Compact {
             duration_us: (r.duration_ms * 1000.0).clamp(0.0, u32::MAX as f64) as u32,
             code: r.observed.status_code.unwrap_or(0),
             status: r.status,
+            maintenance: r.maintenance,
             error: r.error.as_ref().map(|e| {
                 Arc::new(StoredError {
                     kind: e.kind,
@@ -81,6 +84,7 @@ impl Compact {
             duration_ms: f64::from(self.duration_us) / 1000.0,
             status_code: (self.code != 0).then_some(self.code),
             error: self.error.as_deref().cloned(),
+            maintenance: self.maintenance,
         }
     }
 }
@@ -146,8 +150,29 @@ impl Store for MemoryStore {
                 }
                 s.changes.push_back(c.clone());
             }
+            for c in &batch.service_changes {
+                if s.service_changes.len() == cap * 10 {
+                    s.service_changes.pop_front();
+                }
+                s.service_changes.push_back(c.clone());
+            }
         });
         Ok(())
+    }
+
+    fn service_changes(
+        &self,
+        services: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ServiceChange>, StoreError> {
+        Ok(self.with(|s| {
+            s.service_changes
+                .iter()
+                .filter(|c| services.is_empty() || services.contains(&c.service))
+                .filter(|c| since.is_none_or(|t| c.at >= t))
+                .cloned()
+                .collect()
+        }))
     }
 
     fn latest(&self, q: &HistoryQuery) -> Result<Vec<StoredResult>, StoreError> {

@@ -119,6 +119,9 @@ pub struct StoredResult {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<StoredError>,
+    /// Taken while alerts about the check were held back (a maintenance window or a mute).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub maintenance: bool,
 }
 
 impl StoredResult {
@@ -135,8 +138,25 @@ impl StoredResult {
                 kind: e.kind,
                 message: e.message.clone(),
             }),
+            maintenance: r.maintenance,
         }
     }
+}
+
+/// A change of a service's derived status (from its checks' statuses and its critical list).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceChange {
+    /// The service.
+    pub service: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Before (`None`: it had none yet).
+    pub previous: Option<Status>,
+    /// After (`None`: none of its checks has a status any more).
+    pub status: Option<Status>,
+    /// The check whose change moved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// What the writer hands a store in one transaction.
@@ -152,6 +172,8 @@ pub struct Batch {
     pub changes: Vec<StatusChange>,
     /// Host samples, oldest first.
     pub hosts: Vec<Arc<HostSnapshot>>,
+    /// Service status changes, oldest first.
+    pub service_changes: Vec<ServiceChange>,
 }
 
 impl Batch {
@@ -162,6 +184,7 @@ impl Batch {
             && self.results.is_empty()
             && self.changes.is_empty()
             && self.hosts.is_empty()
+            && self.service_changes.is_empty()
     }
 }
 
@@ -570,6 +593,22 @@ pub trait Store: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// Service status changes of `services` (empty: all) from `since`, oldest first.
+    fn service_changes(
+        &self,
+        services: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ServiceChange>, StoreError>;
+    /// Keeps a mute (alerts about `target` held back until `until`), or forgets it (`None`),
+    /// so it holds in every process sharing the store and across restarts. A memory store
+    /// keeps nothing: its mutes live in the monitor.
+    fn set_mute(&self, _target: &str, _until: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The mutes still in force at `now`.
+    fn mutes(&self, _now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        Ok(Vec::new())
+    }
     /// The lease holder takes up to `limit` queued commands, oldest first.
     fn take_commands(&self, _limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
         Ok(Vec::new())

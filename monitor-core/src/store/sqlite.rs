@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use super::sketch::{bucket_of, merge_encoded, SketchSum};
 use super::{
-    decode_cursor, encode_cursor, status_code, status_from, Batch, HistoryQuery, Page, Retention, StatusChange, Store,
-    StoreError, StoredError, StoredResult, Uptime,
+    decode_cursor, encode_cursor, status_code, status_from, Batch, HistoryQuery, Page, Retention, ServiceChange,
+    StatusChange, Store, StoreError, StoredError, StoredResult, Uptime,
 };
 use crate::result::{ErrorKind, Status};
 
@@ -157,6 +157,29 @@ SELECT check_id, 3, bucket - ((bucket % 604800000) + 604800000) % 604800000 AS w
 FROM rollups WHERE level = 2 GROUP BY check_id, week;
 ";
 
+/// Version 7:
+/// - `results.status` and `latest.status` carry [`MAINTENANCE_BIT`] for results taken while
+///   alerts were held back (older rows have it clear, which is what they were: unflagged);
+///   an older upwatch would misread it, hence the version;
+/// - `service_changes`: each service's derived status over time, so services have incidents
+///   like checks;
+/// - `mutes`: mutes in force, shared by every process on the file and kept across restarts.
+const SCHEMA_V7: &str = "
+CREATE TABLE service_changes (
+    id       INTEGER PRIMARY KEY,
+    service  TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    previous INTEGER,
+    status   INTEGER,
+    cause    TEXT
+);
+CREATE INDEX service_changes_by_service ON service_changes (service, at);
+CREATE TABLE mutes (
+    target TEXT PRIMARY KEY,
+    until  INTEGER NOT NULL
+);
+";
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(SCHEMA_V1),
@@ -165,6 +188,7 @@ fn migrations() -> Migrations<'static> {
         M::up(SCHEMA_V4),
         M::up(SCHEMA_V5),
         M::up(SCHEMA_V6),
+        M::up(SCHEMA_V7),
     ])
 }
 
@@ -193,7 +217,13 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
+
+/// In `results.status` and `latest.status`: the status itself (0 up, 1 degraded, 2 down)...
+const STATUS_BITS: i64 = 3;
+/// ...plus this bit when the result was taken during maintenance or a mute (no column of its
+/// own: a flag costs no byte per row this way).
+const MAINTENANCE_BIT: i64 = 4;
 
 /// Rollup levels: (level id, bucket width in milliseconds), each width a multiple of
 /// the one before. Minute rollups serve recent, fine-grained dashboards and are kept
@@ -689,7 +719,7 @@ impl Store for SqliteStore {
                     let err = w.error_id(&tx, r.error.as_ref().map(|e| (e.kind, e.message.as_str())))?;
                     let at = ms(r.at);
                     let us = (r.duration_ms * 1000.0).round() as i64;
-                    let st = status_code(r.status);
+                    let st = status_code(r.status) | if r.maintenance { MAINTENANCE_BIT } else { 0 };
                     let code = r.observed.status_code;
                     rows.push((id, at, st, us, code, err));
                     last = Some((at, st, us, code, err));
@@ -792,6 +822,18 @@ impl Store for SqliteStore {
                 tx.execute(
                     "UPDATE checks SET status = ?2, since = ?3 WHERE id = ?1",
                     params![id, status_code(c.status), ms(c.at)],
+                )?;
+            }
+            for c in &batch.service_changes {
+                tx.execute(
+                    "INSERT INTO service_changes (service, at, previous, status, cause) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        c.service,
+                        ms(c.at),
+                        c.previous.map(status_code),
+                        c.status.map(status_code),
+                        c.cause
+                    ],
                 )?;
             }
             Ok(())
@@ -1059,7 +1101,7 @@ impl Store for SqliteStore {
                             let t = &mut totals[i];
                             let us: i64 = r.get(2)?;
                             t.count += 1;
-                            t.failures += i64::from(r.get::<_, i64>(1)? == down);
+                            t.failures += i64::from(r.get::<_, i64>(1)? & STATUS_BITS == down);
                             t.sum_us += us;
                             t.min_us = t.min_us.min(us);
                             t.max_us = t.max_us.max(us);
@@ -1136,6 +1178,53 @@ impl Store for SqliteStore {
             params![ms(Utc::now()), command],
         )?;
         Ok(c.last_insert_rowid())
+    }
+
+    fn service_changes(
+        &self,
+        services: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ServiceChange>, StoreError> {
+        self.reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT service, at, previous, status, cause FROM service_changes
+                 WHERE (?1 IS NULL OR service IN (SELECT value FROM json_each(?1))) AND at >= ?2
+                 ORDER BY at, id",
+            )?;
+            let names = (!services.is_empty()).then(|| serde_json::to_string(services).unwrap_or_default());
+            let rows = stmt.query_map(params![names, since.map_or(i64::MIN, ms)], |r| {
+                Ok(ServiceChange {
+                    service: r.get(0)?,
+                    at: from_ms(r.get(1)?),
+                    previous: r.get::<_, Option<i64>>(2)?.map(status_from),
+                    status: r.get::<_, Option<i64>>(3)?.map(status_from),
+                    cause: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn set_mute(&self, target: &str, until: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        match until {
+            Some(t) => c
+                .prepare_cached("INSERT OR REPLACE INTO mutes (target, until) VALUES (?1, ?2)")?
+                .execute(params![target, ms(t)])?,
+            None => c
+                .prepare_cached("DELETE FROM mutes WHERE target = ?1")?
+                .execute([target])?,
+        };
+        Ok(())
+    }
+
+    fn mutes(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        c.prepare_cached("DELETE FROM mutes WHERE until <= ?1")?
+            .execute([ms(now)])?;
+        let mut stmt = c.prepare_cached("SELECT target, until FROM mutes ORDER BY target")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, from_ms(r.get(1)?))))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn outbox_put(&self, key: &str, notifier: &str, alert: &str) -> Result<(), StoreError> {
@@ -1296,6 +1385,12 @@ impl Store for SqliteStore {
                 params![cutoff(policy.changes), left],
             )? as i64;
         }
+        if left > 0 {
+            left -= tx.execute(
+                "DELETE FROM service_changes WHERE id IN (SELECT id FROM service_changes WHERE at < ?1 ORDER BY at LIMIT ?2)",
+                params![cutoff(policy.changes), left],
+            )? as i64;
+        }
         if let Some(max) = policy.max_bytes {
             let pages: i64 = tx.pragma_query_value(None, "page_count", |r| r.get(0))?;
             let free: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
@@ -1377,7 +1472,7 @@ fn status_filter(statuses: &[Status]) -> String {
         String::new()
     } else {
         let codes: Vec<String> = statuses.iter().map(|s| status_code(*s).to_string()).collect();
-        format!("AND r.status IN ({})", codes.join(","))
+        format!("AND (r.status & {STATUS_BITS}) IN ({})", codes.join(","))
     }
 }
 
@@ -1417,11 +1512,13 @@ fn resolve(c: &Connection, q: &HistoryQuery) -> Result<Vec<CheckRow>, StoreError
 fn row_to_result(r: &rusqlite::Row, ch: &CheckRow) -> rusqlite::Result<StoredResult> {
     let kind: Option<String> = r.get(4)?;
     let message: Option<String> = r.get(5)?;
+    let status: i64 = r.get(1)?;
     Ok(StoredResult {
         check: ch.name.clone(),
         service: ch.service.clone(),
         at: from_ms(r.get(0)?),
-        status: status_from(r.get(1)?),
+        status: status_from(status & STATUS_BITS),
+        maintenance: status & MAINTENANCE_BIT != 0,
         duration_ms: r.get::<_, i64>(2)? as f64 / 1000.0,
         status_code: r.get::<_, Option<i64>>(3)?.and_then(|c| u16::try_from(c).ok()),
         error: kind.zip(message).map(|(k, m)| StoredError {
@@ -1777,9 +1874,10 @@ mod tests {
             assert!(w.len() >= 3 * 7, "{}", w.len());
             (w, answers(&store))
         };
-        // What version 5 left: the same tables and rows, without weeks.
+        // What version 5 left: the same tables and rows, without weeks (nor version 7's tables).
         {
             let c = Connection::open(&path).unwrap();
+            c.execute_batch("DROP TABLE service_changes; DROP TABLE mutes;").unwrap();
             c.execute("DELETE FROM rollups WHERE level = 3", []).unwrap();
             c.pragma_update(None, "user_version", 5).unwrap();
         }

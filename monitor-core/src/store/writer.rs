@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Batch, CheckMeta, Retention, StatusChange, Store};
+use super::{Batch, CheckMeta, Retention, ServiceChange, StatusChange, Store};
 use crate::result::CheckResult;
 
 /// Tuning of the writer.
@@ -140,6 +140,12 @@ impl Writer {
         self.shared.wake.notify_one();
     }
 
+    /// Queues a service's status change (never dropped), and has it written now.
+    pub fn service_change(&self, c: ServiceChange) {
+        self.with(|p| p.batch.service_changes.push(c));
+        self.shared.wake.notify_one();
+    }
+
     /// Queues a check's registration or update (never dropped).
     pub fn check(&self, c: CheckMeta) {
         self.with(|p| p.batch.checks.push(c));
@@ -190,7 +196,7 @@ fn run(shared: Arc<Shared>, store: Arc<dyn Store>, on_error: OnError) {
                 let full = p.batch.results.len() >= config.batch_size;
                 // Status changes are few and matter most (alerts are sent about them, and a
                 // restart restores from them): written at once, with whatever is queued.
-                let urgent = !p.batch.changes.is_empty();
+                let urgent = !p.batch.changes.is_empty() || !p.batch.service_changes.is_empty();
                 if p.closed || full || urgent || due.is_some_and(|d| Instant::now() >= d) {
                     break;
                 }

@@ -7,7 +7,8 @@ import http from 'node:http'
 import net from 'node:net'
 import { createHmac } from 'node:crypto'
 import { Monitor } from 'upwatch'
-import { until, rejectsWith } from './helpers.mjs'
+import { join } from 'node:path'
+import { until, rejectsWith, tempDir } from './helpers.mjs'
 
 /** An HTTP target answering 200, or 503 while `healthy` is false. */
 async function toggleTarget() {
@@ -197,6 +198,53 @@ test('a muted check fires no alert to the function (held), maintenance windows s
   assert.equal(m.removeNotifier('fn'), true)
   assert.equal(m.removeNotifier('fn'), false)
   assert.deepEqual(m.alerting().notifiers, [])
+})
+
+test('a mute asked of a second monitor on the file flags results where checks run; services have incidents', async (t) => {
+  const port = await closedPort()
+  const db = join(tempDir(t), 'shared.db')
+  const config = {
+    db,
+    lease: '1s',
+    hostInterval: 'off',
+    checks: [{ name: 'db', service: 'backend', kind: 'tcp', host: '127.0.0.1', port, interval: '1h', timeout: '2s' }],
+  }
+  const holder = new Monitor(config)
+  t.after(() => holder.close())
+  holder.start()
+  await until(() => holder.runsChecks(), 10000, 'the lease')
+  const other = new Monitor(config)
+  t.after(() => other.close())
+  other.start()
+  await new Promise((r) => setTimeout(r, 500))
+  assert.equal(other.runsChecks(), false)
+
+  await other.mute('backend', '1h')
+  assert.deepEqual(holder.alerting().mutes.map((x) => x.target), ['backend'])
+  const [down] = await holder.runNow('db')
+  assert.equal(down.status, 'down')
+  assert.equal(down.maintenance, true)
+  await until(async () => (await other.history('db')).items.length === 1, 5000, 'the stored result')
+  assert.equal((await other.history('db')).items[0].maintenance, true)
+
+  const serviceIncidents = async () => (await other.incidents({ service: 'backend' })).items.filter((i) => i.scope === 'service')
+  await until(async () => (await serviceIncidents()).length === 1, 5000, 'the service incident')
+  const [open] = await serviceIncidents()
+  assert.equal(open.open, true)
+  assert.equal(open.check, 'db')
+  assert.match(open.id, /^service:backend@\d+$/)
+  await other.unmute('backend')
+  assert.deepEqual(holder.alerting().mutes, [])
+  // Reopened as a listener on the same port: the check comes back up.
+  const server = net.createServer((s) => s.end())
+  await new Promise((r) => server.listen(port, '127.0.0.1', r))
+  t.after(() => server.close())
+  const [up] = await holder.runNow('db')
+  assert.equal(up.status, 'up')
+  assert.equal(up.maintenance, undefined)
+  await until(async () => (await serviceIncidents()).every((i) => !i.open), 5000, 'the service incident to resolve')
+  const [resolved] = await serviceIncidents()
+  assert.deepEqual(resolved.changes.map((c) => c.status), ['down', 'up'])
 })
 
 test('alerting errors name their field', async (t) => {

@@ -12,6 +12,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -361,3 +362,42 @@ def test_readiness_is_the_engines_answer(port: ClosedPort) -> None:
     assert m.readiness("jobs") == {"ready": True, "services": {"jobs": "up"}}
     assert m.readiness(["jobs", "nope"]) == {"ready": True, "services": {"jobs": "up", "nope": "unknown"}}
     m.close()
+
+
+def test_a_mute_asked_of_another_monitor_on_the_file_flags_results_and_services_have_incidents(
+    port: ClosedPort, tmp_path: Path
+) -> None:
+    db = tmp_path / "shared.db"
+    checks: List[Dict[str, Any]] = [
+        {"name": "db", "service": "backend", "kind": "tcp", "host": "127.0.0.1", "port": port.port,
+         "interval": "1h", "timeout": "2s"}
+    ]
+    holder = Monitor(db=db, host_interval="off", lease="1s", checks=checks)
+    holder.start()
+    wait_until(holder.runs_checks)
+    other = Monitor(db=db, host_interval="off", lease="1s", checks=checks)
+    other.start()
+    time.sleep(0.5)
+    assert not other.runs_checks()
+
+    # Asked of the monitor without the lease: held where the checks run, as the call returns.
+    other.mute("backend", "1h")
+    assert [x["target"] for x in holder.alerting()["mutes"]] == ["backend"]
+    down = holder.run_now("db")[0]
+    assert down.status == "down" and down.maintenance
+    wait_until(lambda: bool(other.history("db")["items"]))
+    assert other.history("db")["items"][0]["maintenance"] is True
+
+    # The service went down with its check: an incident of its own, resolved when it is back.
+    wait_until(lambda: any(i["scope"] == "service" for i in other.incidents(service="backend")["items"]))
+    [service] = [i for i in other.incidents(service="backend")["items"] if i["scope"] == "service"]
+    assert service["open"] and service["id"].startswith("service:backend@") and service["check"] == "db"
+    asyncio.run(other.unmute_async("backend"))
+    port.open()
+    up = holder.run_now("db")[0]
+    assert up.status == "up" and not up.maintenance
+    wait_until(lambda: not [i for i in other.incidents(service="backend")["items"] if i["open"]])
+    [service] = [i for i in other.incidents(service="backend")["items"] if i["scope"] == "service"]
+    assert [c["status"] for c in service["changes"]] == ["down", "up"]
+    other.close()
+    holder.close()

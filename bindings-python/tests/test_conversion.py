@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -54,6 +55,12 @@ def test_status_is_plain_and_equals_the_engine_json(target: HttpTarget, tmp_path
         for i in range(300):
             m.push(f"c{i}", ok=i % 3 != 0, message=None if i % 2 else f"msg {i % 5}")
         m.pause("idle")
+        # The history thread writes in the background: two snapshots agree once it has written
+        # all 304 results (2 runs and 302 pushes).
+        deadline = time.monotonic() + 10
+        while m.status()["history"]["written"] < 304:
+            assert time.monotonic() < deadline, m.status()["history"]
+            time.sleep(0.02)
 
         status = m.status()
         walk(status)

@@ -638,6 +638,37 @@ async fn still_open_fires_once_the_incident_has_lasted_for_and_repeats() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_service_incident_still_open_reminds_and_its_resolve_ends_it() {
+    let m = Monitor::builder().host_interval(None).build();
+    m.load(spec(json!({
+        "checks": [{"name": "pay", "kind": "push", "interval": "24h", "service": "shop"}],
+        "alerts": [{"name": "long", "scope": "service", "on": ["still_open", "resolved"], "for": "1h", "repeat": "4h"}]
+    })))
+    .unwrap();
+    let mut sub = m.subscribe(Filter::default().kinds([EventKind::AlertFired]));
+    m.start();
+    m.push("pay", true, None).await.unwrap();
+    m.push("pay", false, None).await.unwrap();
+    assert!(alerts_within(&mut sub, Duration::from_secs(3599)).await.is_empty());
+    let got = alerts_within(&mut sub, Duration::from_secs(2)).await;
+    assert_eq!(kinds(&got), vec![Trigger::StillOpen]);
+    assert!(got[0]
+        .1
+        .incident
+        .as_deref()
+        .is_some_and(|i| i.starts_with("service:shop@")));
+    let got = alerts_within(&mut sub, Duration::from_secs(4 * 3600)).await;
+    assert_eq!((kinds(&got), got[0].1.repeat), (vec![Trigger::StillOpen], 1));
+    m.push("pay", true, None).await.unwrap();
+    // Resolved once; no reminder after it.
+    assert_eq!(
+        kinds(&alerts_within(&mut sub, Duration::from_secs(8 * 3600)).await),
+        vec![Trigger::Resolved]
+    );
+    m.shutdown().await;
+}
+
 #[tokio::test]
 async fn alerts_left_in_the_sqlite_outbox_are_delivered_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -828,6 +859,12 @@ async fn a_service_rule_alerts_once_for_the_service_not_per_check() {
     assert!(*at - t0 >= Duration::from_secs(60) && *at - t0 < Duration::from_secs(61));
     assert_eq!((a.check.as_str(), a.service.as_deref()), ("shop", Some("shop")));
     assert!(a.message.starts_with("service shop is down"), "{}", a.message);
+    // It names the service's own incident (listed by `incidents()` with scope = service).
+    assert!(
+        a.incident.as_deref().is_some_and(|i| i.starts_with("service:shop@")),
+        "{:?}",
+        a.incident
+    );
     // With every check critical, one down check degrades the shop and the second takes it down.
     assert!(a.message.contains("after a change of cart"), "{}", a.message);
     // One check back: the service is degraded, not up. Both back: one resolved.
@@ -843,7 +880,9 @@ async fn a_service_rule_alerts_once_for_the_service_not_per_check() {
         .to_string();
     assert!(e.contains("alerts[0].checks: a service rule follows services"), "{e}");
     assert!(
-        e.contains("alerts[0].on[0]: a service rule alerts on down, resolved, degraded or flapping, not slo"),
+        e.contains(
+            "alerts[0].on[0]: a service rule alerts on down, resolved, degraded, flapping or still_open, not slo"
+        ),
         "{e}"
     );
     m.shutdown().await;

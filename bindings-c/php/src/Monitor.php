@@ -297,7 +297,11 @@ class Monitor
         return $this->callBool('upwatch_remove_maintenance', $name);
     }
 
-    /** Holds back alerts about a check or a service's checks for $duration ("30m"; "0s" ends it). */
+    /**
+     * Holds back alerts about a check or a service's checks for $duration ("30m"; "0s" ends it).
+     * They still run and are stored, flagged 'maintenance'. With a shared database the mute is
+     * kept there and sent to the worker that runs the checks (this call waits for it).
+     */
     public function mute(string $target, string $duration): void
     {
         $this->check($this->ffi->upwatch_mute($this->handle(), $target, $duration));

@@ -409,6 +409,49 @@ final class MonitorTest extends TestCase
     }
 
     /** Calls $get until $done accepts its value (history is written in batches, off the hot path). */
+    public function testAMuteAskedOfAnotherWorkerOnTheFileFlagsResultsAndServicesHaveIncidents(): void
+    {
+        // Two php-fpm workers on one database: one holds the scheduler lease.
+        $config = ['db' => "{$this->dir}/shared.db", 'lease' => '1s', 'host_interval' => 'off',
+            'checks' => [['name' => 'beat', 'service' => 'jobs', 'kind' => 'push', 'interval' => '1h']]];
+        $holder = $this->m = new Monitor($config);
+        $holder->start();
+        $this->assertTrue($this->eventually(fn () => $holder->info()['runs_checks'], fn ($v) => $v));
+        $other = new Monitor($config);
+        try {
+            $other->start();
+            usleep(500000);
+            $this->assertFalse($other->info()['runs_checks']);
+
+            // Asked of the worker without the lease; held where the checks run once it returns.
+            $other->mute('jobs', '1h');
+            $this->assertSame('jobs', $holder->alerting()['mutes'][0]['target']);
+            $down = $holder->push('beat', false, 'nightly job failed');
+            $this->assertTrue($down['maintenance'] ?? false);
+            $stored = $this->eventually(fn () => $other->history(['check' => 'beat'])['items'], fn ($i) => count($i) === 1);
+            $this->assertTrue($stored[0]['maintenance'] ?? false);
+
+            // The service went down with its check: an incident of its own.
+            $service = fn () => array_values(array_filter($other->incidents(['service' => 'jobs'])['items'],
+                fn ($i) => $i['scope'] === 'service'));
+            $open = $this->eventually($service, fn ($l) => count($l) === 1);
+            $this->assertCount(1, $open);
+            $this->assertTrue($open[0]['open']);
+            $this->assertSame('beat', $open[0]['check']);
+            $this->assertStringStartsWith('service:jobs@', $open[0]['id']);
+
+            $other->unmute('jobs');
+            $this->assertSame([], $holder->alerting()['mutes']);
+            $up = $holder->push('beat');
+            $this->assertArrayNotHasKey('maintenance', $up);
+            $closed = $this->eventually($service, fn ($l) => count($l) === 1 && !$l[0]['open']);
+            $this->assertFalse($closed[0]['open']);
+            $this->assertSame(['down', 'up'], array_column($closed[0]['changes'], 'status'));
+        } finally {
+            $other->close();
+        }
+    }
+
     private function eventually(callable $get, callable $done)
     {
         for ($i = 0; $i < 500; $i++) {

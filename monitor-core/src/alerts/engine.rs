@@ -947,13 +947,18 @@ impl Engine {
                 // an alert fired at once (`for = 0s`) names it.
                 if t.incident.is_none() {
                     // A service rule's track is keyed by the service's name.
-                    t.incident = Some(if rule.scope == super::rules::Scope::Service {
+                    let service_rule = rule.scope == super::rules::Scope::Service;
+                    t.incident = Some(if service_rule {
                         super::incidents::Incident::service_id_of(check, at)
                     } else {
                         super::incidents::Incident::id_of(check, at)
                     });
                     t.incident_since = Some(at);
                     t.incident_seen = Some(now);
+                    // A check's reminder starts with its `IncidentOpened` event; a service's here.
+                    if service_rule && rule.on(Trigger::StillOpen) {
+                        t.open_due = Some(now + rule.for_);
+                    }
                 }
             }
             if let Some(f) = rule.flapping {

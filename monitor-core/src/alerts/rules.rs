@@ -1130,13 +1130,13 @@ pub(crate) fn read_rule(value: &Value, path: &str, p: &mut Problems) -> Option<A
         if let Some(i) = on.iter().position(|t| {
             !matches!(
                 t,
-                Trigger::Down | Trigger::Resolved | Trigger::Degraded | Trigger::Flapping
+                Trigger::Down | Trigger::Resolved | Trigger::Degraded | Trigger::Flapping | Trigger::StillOpen
             )
         }) {
             p.push(
                 index(&on_path, i),
                 format!(
-                    "a service rule alerts on down, resolved, degraded or flapping, not {}",
+                    "a service rule alerts on down, resolved, degraded, flapping or still_open, not {}",
                     on[i].as_str()
                 ),
             );

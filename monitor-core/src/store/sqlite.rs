@@ -1877,7 +1877,8 @@ mod tests {
         // What version 5 left: the same tables and rows, without weeks (nor version 7's tables).
         {
             let c = Connection::open(&path).unwrap();
-            c.execute_batch("DROP TABLE service_changes; DROP TABLE mutes;").unwrap();
+            c.execute_batch("DROP TABLE service_changes; DROP TABLE mutes;")
+                .unwrap();
             c.execute("DELETE FROM rollups WHERE level = 3", []).unwrap();
             c.pragma_update(None, "user_version", 5).unwrap();
         }

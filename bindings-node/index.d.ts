@@ -120,6 +120,8 @@ export interface CheckResult {
   error?: CheckError
   failed_assertions?: AssertionFailure[]
   warnings?: AssertionFailure[]
+  /** Taken while alerts about the check were held back (maintenance window or mute). */
+  maintenance?: boolean
 }
 
 export interface CheckStatus {
@@ -166,6 +168,8 @@ export interface StoredResult {
   duration_ms: number
   status_code?: number
   error?: StoredError
+  /** Taken while alerts about the check were held back (maintenance window or mute). */
+  maintenance?: boolean
 }
 
 export interface StatusChange {
@@ -386,10 +390,15 @@ export interface AlertsStatus {
   sending: boolean
 }
 
-/** One incident of one check: from its settled change to down until it is back up. */
+/**
+ * One incident of one check, or of one service's derived status: from its settled change to
+ * down until it is back up.
+ */
 export interface Incident {
-  /** `check@start-in-ms` */
+  /** `check@start-in-ms`, or `service:name@start-in-ms` */
   id: string
+  scope: 'check' | 'service'
+  /** The check; for a service's incident, the check whose change took the service down. */
   check: string
   service?: string
   started: string

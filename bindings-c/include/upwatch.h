@@ -329,7 +329,8 @@ upwatch_result upwatch_remove_maintenance(upwatch_monitor *m, const char *name, 
 
 /*
  Holds back alerts about a check, or a service's checks, for `duration` ("30m"; "0s" ends
- the mute). They still run and are stored.
+ the mute). They still run and are stored, flagged `maintenance`. With a shared database the
+ mute is kept there and sent to the process that runs the checks (this call waits for it).
  */
 upwatch_result upwatch_mute(upwatch_monitor *m, const char *target, const char *duration);
 

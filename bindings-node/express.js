@@ -10,7 +10,7 @@
 //   GET metrics  -> Prometheus text (text/plain; version=0.0.4; charset=utf-8)
 //   GET ready    -> 200 { ready: true, services: { api: 'up' } }, or 503 when a readiness service is down
 //   GET incidents?check=&service=&tag=&status=&since=&until=&cursor=&limit=  -> a page of incidents
-//   GET alerts   -> { status: status().alerts, alerting: alerting(), pending: pendingAlerts() }
+//   GET alerts   -> alertsReport(): { status: (as status().alerts), alerting: alerting(), pending: pendingAlerts() }
 //
 // check, service, tag and status may be repeated or comma lists. A bad query is a 400
 // { error: { code: 'invalid_argument', field, message } }. Access goes through `auth`.
@@ -154,9 +154,7 @@ function upwatchRouter(monitor, options = {}) {
     res.status(body.ready ? 200 : 503).json(body)
   })
   route('/incidents', async (req, res) => res.json(await monitor.incidents(historyQuery(req.query))))
-  route('/alerts', (req, res) =>
-    res.json({ status: monitor.status().alerts, alerting: monitor.alerting(), pending: monitor.pendingAlerts() })
-  )
+  route('/alerts', (req, res) => res.json(monitor.alertsReport()))
   return router
 }
 

@@ -375,6 +375,13 @@ export interface PendingDelivery {
   next_attempt_in_ms: number
 }
 
+/** `alertsReport()`: counters, set-up and outbox in one answer (what an alerts endpoint shows). */
+export interface AlertsReport {
+  status: AlertsStatus
+  alerting: AlertingView
+  pending: PendingDelivery[]
+}
+
 /** Alert counters of `status().alerts`. */
 export interface AlertsStatus {
   fired: number
@@ -623,6 +630,11 @@ export declare class Monitor {
    * windows (with `active`) and mutes.
    */
   alerting(): AlertingView
+  /**
+   * Alert counters (as in `status().alerts`), set-up and outbox in one answer, without the
+   * status of every check: what an alerts endpoint shows.
+   */
+  alertsReport(): AlertsReport
   /** Alerts waiting in this process's outbox, oldest first. */
   pendingAlerts(): PendingDelivery[]
   /**

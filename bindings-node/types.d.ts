@@ -375,6 +375,13 @@ export interface PendingDelivery {
   next_attempt_in_ms: number
 }
 
+/** `alertsReport()`: counters, set-up and outbox in one answer (what an alerts endpoint shows). */
+export interface AlertsReport {
+  status: AlertsStatus
+  alerting: AlertingView
+  pending: PendingDelivery[]
+}
+
 /** Alert counters of `status().alerts`. */
 export interface AlertsStatus {
   fired: number

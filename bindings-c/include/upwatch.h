@@ -346,6 +346,13 @@ upwatch_result upwatch_unmute(upwatch_monitor *m, const char *target);
 upwatch_result upwatch_alerting(upwatch_monitor *m, char **out_json);
 
 /*
+ Alert counters, set-up and outbox in one answer, without the status of every check:
+ `*out_json` is `{"status": {"fired", "held", "queued", "delivered", "failed", ...},
+ "alerting": (as upwatch_alerting), "pending": (as upwatch_pending_alerts)}`.
+ */
+upwatch_result upwatch_alerts_report(upwatch_monitor *m, char **out_json);
+
+/*
  Alerts waiting in this process's outbox, oldest first, as a JSON array of
  `{"notifier", "alert", "failed_attempts", "next_attempt_in_ms"}`.
  */

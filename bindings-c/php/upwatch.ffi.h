@@ -56,6 +56,7 @@ upwatch_result upwatch_remove_maintenance(upwatch_monitor *m, const char *name, 
 upwatch_result upwatch_mute(upwatch_monitor *m, const char *target, const char *duration);
 upwatch_result upwatch_unmute(upwatch_monitor *m, const char *target);
 upwatch_result upwatch_alerting(upwatch_monitor *m, char **out_json);
+upwatch_result upwatch_alerts_report(upwatch_monitor *m, char **out_json);
 upwatch_result upwatch_pending_alerts(upwatch_monitor *m, char **out_json);
 upwatch_result upwatch_incidents(upwatch_monitor *m, const char *query_json, char **out_json);
 upwatch_result upwatch_incident_stats(upwatch_monitor *m, const char *query_json, const char *window, char **out_json);

@@ -1014,6 +1014,18 @@ pub extern "C" fn upwatch_alerting(m: *mut upwatch_monitor, out_json: *mut *mut 
     })
 }
 
+/// Alert counters, set-up and outbox in one answer, without the status of every check:
+/// `*out_json` is `{"status": {"fired", "held", "queued", "delivered", "failed", ...},
+/// "alerting": (as upwatch_alerting), "pending": (as upwatch_pending_alerts)}`.
+#[no_mangle]
+pub extern "C" fn upwatch_alerts_report(m: *mut upwatch_monitor, out_json: *mut *mut c_char) -> upwatch_result {
+    guard(|| {
+        out_ptr(out_json, "out_json")?;
+        let h = handle(m)?;
+        put_json(out_json, &h.engine.alerts_report()?)
+    })
+}
+
 /// Alerts waiting in this process's outbox, oldest first, as a JSON array of
 /// `{"notifier", "alert", "failed_attempts", "next_attempt_in_ms"}`.
 #[no_mangle]

@@ -185,6 +185,10 @@ test('a muted check fires no alert to the function (held), maintenance windows s
   assert.equal(m.status().alerts.fired, 0)
   await m.unmute('db')
   assert.deepEqual(m.alerting().mutes, [])
+  const report = m.alertsReport()
+  assert.deepEqual(report.alerting, m.alerting())
+  assert.deepEqual(report.status, m.status().alerts)
+  assert.deepEqual(report.pending, [])
 
   m.addMaintenance({ name: 'now', checks: ['db'], from: new Date(Date.now() - 60000).toISOString(), to: new Date(Date.now() + 3600000).toISOString() })
   m.addMaintenance({ name: 'nightly', weekdays: ['sun'], start: '02:00', end: '02:30', timezone: 'Europe/Paris' })

@@ -458,6 +458,14 @@ impl Monitor {
         to_js(env, &view)
     }
 
+    /// Alert counters (as in `status().alerts`), set-up and outbox in one answer, without the
+    /// status of every check: what an alerts endpoint shows.
+    #[napi(ts_return_type = "AlertsReport")]
+    pub fn alerts_report<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+        let report = guard(env, || Ok(self.engine.alerts_report()?))?;
+        to_js(env, &report)
+    }
+
     /// Alerts waiting in this process's outbox, oldest first.
     #[napi(ts_return_type = "PendingDelivery[]")]
     pub fn pending_alerts<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {

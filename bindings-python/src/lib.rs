@@ -612,6 +612,12 @@ impl PyMonitor {
         to_py(py, &view)
     }
 
+    fn alerts_report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = &self.inner;
+        let report = py.detach(|| m.alerts_report()).map_err(py_err)?;
+        to_py(py, &report)
+    }
+
     fn pending_alerts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let m = &self.inner;
         let pending = py.detach(|| m.pending_alerts()).map_err(py_err)?;

@@ -210,6 +210,9 @@ def test_a_webhook_gets_the_signed_alert_json_and_alerting_shows_no_secret(
         {"name": "ops", "kind": "webhook", "function": False, "timeout_ms": 10000, "max_attempts": 10}
     ]
     assert [r["name"] for r in view["rules"]] == ["db down"] and view["rules"][0]["notify"] == ["ops"]
+    report = m.alerts_report()
+    assert report["alerting"] == view and report["pending"] == m.pending_alerts()
+    assert report["status"] == m.status()["alerts"]
     m.close()
 
 

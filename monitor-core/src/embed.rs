@@ -1044,6 +1044,18 @@ impl Embedded {
         Ok(self.monitor()?.alerting())
     }
 
+    /// Alert counters, set-up and outbox in one answer, without the status of every check.
+    ///
+    /// ```
+    /// let e = monitor_core::Embedded::from_json("").unwrap();
+    /// let report = serde_json::to_value(e.alerts_report().unwrap()).unwrap();
+    /// assert_eq!(report["status"]["fired"], 0);
+    /// assert_eq!(report["pending"], serde_json::json!([]));
+    /// ```
+    pub fn alerts_report(&self) -> Result<crate::alerts::AlertsReport, EmbedError> {
+        Ok(self.monitor()?.alerts_report())
+    }
+
     /// Alerts waiting in this process's outbox, oldest first.
     pub fn pending_alerts(&self) -> Result<Vec<crate::alerts::deliver::PendingDelivery>, EmbedError> {
         Ok(self.monitor()?.pending_alerts())

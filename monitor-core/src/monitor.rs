@@ -585,6 +585,24 @@ impl Monitor {
             .collect()
     }
 
+    /// Alert counters, set-up and outbox in one answer (what an alerts endpoint shows).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let m = monitor_core::Monitor::new();
+    /// let report = m.alerts_report();
+    /// assert_eq!(report.status.fired, 0);
+    /// assert!(report.alerting.rules.is_empty() && report.pending.is_empty());
+    /// # }
+    /// ```
+    pub fn alerts_report(&self) -> crate::alerts::AlertsReport {
+        crate::alerts::AlertsReport {
+            status: self.inner.alerting.status(self.inner.leadership.may_run()),
+            alerting: self.alerting(),
+            pending: self.pending_alerts(),
+        }
+    }
+
     /// Alerts waiting in the outbox (this process's queues), oldest first.
     pub fn pending_alerts(&self) -> Vec<crate::alerts::deliver::PendingDelivery> {
         self.inner.alerting.outbox.pending()

@@ -298,6 +298,17 @@ class Monitor
     }
 
     /**
+     * Alert counters (as in status()['alerts']), alerting() and pendingAlerts() in one answer,
+     * without the status of every check.
+     *
+     * @return array{status: array<string, mixed>, alerting: array<string, mixed>, pending: list<array<string, mixed>>}
+     */
+    public function alertsReport(): array
+    {
+        return $this->call('upwatch_alerts_report');
+    }
+
+    /**
      * Holds back alerts about a check or a service's checks for $duration ("30m"; "0s" ends it).
      * They still run and are stored, flagged 'maintenance'. With a shared database the mute is
      * kept there and sent to the worker that runs the checks (this call waits for it).
@@ -431,7 +442,7 @@ class Monitor
      * The JSON text the library hands out, unchanged (for HTTP endpoints: decoding to PHP
      * arrays and encoding again would turn empty objects into empty lists). $what is one
      * of status, history, changes, uptime, host, info, incidents, incident_stats, alerting,
-     * pending_alerts, readiness.
+     * pending_alerts, alerts_report, readiness.
      *
      * @param array<string, mixed> $query for history, changes, uptime, incidents and
      *        incident_stats; for readiness, the list of services (empty: every service)
@@ -460,6 +471,8 @@ class Monitor
                 return $this->callText('upwatch_alerting');
             case 'pending_alerts':
                 return $this->callText('upwatch_pending_alerts');
+            case 'alerts_report':
+                return $this->callText('upwatch_alerts_report');
             case 'readiness':
                 return $this->callText('upwatch_readiness', $query === [] ? null : self::encode(array_values($query)));
         }

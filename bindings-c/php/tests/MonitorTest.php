@@ -340,6 +340,10 @@ final class MonitorTest extends TestCase
         $this->assertSame(0, $m->serveNotifiers(0.3));
         $m->unmute('beat');
         $this->assertSame([], $m->alerting()['mutes']);
+        $report = $m->alertsReport();
+        $this->assertSame($m->alerting(), $report['alerting']);
+        $this->assertSame($m->status()['alerts'], $report['status']);
+        $this->assertSame([], $report['pending']);
 
         $m->addMaintenance(['name' => 'nightly', 'weekdays' => ['sun'], 'start' => '02:00', 'end' => '02:30',
             'timezone' => 'Europe/Paris']);

@@ -58,6 +58,7 @@ from ._errors import (
 from ._types import (
     AlertDict,
     AlertingDict,
+    AlertsReportDict,
     AlertRuleSpec,
     AlertsStatusDict,
     ChangesPage,
@@ -702,6 +703,11 @@ class Monitor:
     def pending_alerts(self) -> List[PendingAlertDict]:
         """Alerts waiting in this process's outbox, oldest first."""
         return self._m.pending_alerts()
+
+    def alerts_report(self) -> AlertsReportDict:
+        """Alert counters (as in ``status()["alerts"]``), :meth:`alerting` and
+        :meth:`pending_alerts` in one answer, without the status of every check."""
+        return self._m.alerts_report()
 
     def incidents(
         self,

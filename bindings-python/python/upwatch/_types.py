@@ -449,6 +449,14 @@ class PendingAlertDict(TypedDict):
     next_attempt_in_ms: int
 
 
+class AlertsReportDict(TypedDict):
+    """:meth:`upwatch.Monitor.alerts_report`: counters, set-up and outbox in one answer."""
+
+    status: AlertsStatusDict
+    alerting: AlertingDict
+    pending: List[PendingAlertDict]
+
+
 class IncidentDict(TypedDict):
     """A check's or a service's incident: from its settled change to down until it is back up.
 

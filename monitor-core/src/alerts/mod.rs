@@ -36,6 +36,19 @@ pub struct AlertingView {
     pub mutes: Vec<MuteView>,
 }
 
+/// Everything about alerting in one answer, for an HTTP endpoint: the delivery counters (as
+/// in `status().alerts`, without building the status of every check), the set-up in force
+/// and the alerts waiting in the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertsReport {
+    /// Fired, held, queued, delivered and failed alerts, and the last failure.
+    pub status: AlertsStatus,
+    /// Notifiers (no secret), rules, maintenance windows and mutes.
+    pub alerting: AlertingView,
+    /// Alerts waiting in this process's outbox, oldest first.
+    pub pending: Vec<deliver::PendingDelivery>,
+}
+
 /// A notifier without its URL, secret or headers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NotifierView {

@@ -11,7 +11,7 @@ Under a prefix the application chooses:
 - ``GET ready`` -> 200 ``{"ready": true, "services": {...}}`` or 503 when a readiness service is down
   (``Monitor.readiness``: the rule lives in the engine, the same for every binding)
 - ``GET incidents?`` (the ``history`` parameters) -> a page of incidents, ``{"items", "next_cursor"}``
-- ``GET alerts`` -> ``{"status": status()["alerts"], "alerting": alerting(), "pending": pending_alerts()}``
+- ``GET alerts`` -> ``alerts_report()``: ``{"status": (as status()["alerts"]), "alerting": alerting(), "pending": pending_alerts()}``
 
 ``check``, ``service``, ``tag`` and ``status`` may be repeated or comma lists. A bad query is
 a 400 ``{"error": {"code": "invalid_argument", "field": ..., "message": ...}}``.
@@ -84,9 +84,7 @@ def ready(monitor: Monitor, services: Optional[Sequence[str]]) -> Response:
 
 def alerts(monitor: Monitor) -> Response:
     """Alert counters, the alerting set-up (no secrets) and the outbox."""
-    return _json(
-        {"status": monitor.status()["alerts"], "alerting": monitor.alerting(), "pending": monitor.pending_alerts()}
-    )
+    return _json(monitor.alerts_report())
 
 
 def handle(

@@ -79,21 +79,11 @@ class UpwatchController
         return $this->page($request, 'incidents');
     }
 
-    /** {"status": status().alerts, "alerting": alerting(), "pending": pendingAlerts()} */
+    /** alertsReport(): {"status": (as status().alerts), "alerting": alerting(), "pending": pendingAlerts()} */
     public function alerts(): Response
     {
-        $counters = json_encode(
-            $this->monitor->status()['alerts'] ?? new \stdClass(),
-            JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_PRESERVE_ZERO_FRACTION
-        );
-        // The engine's own JSON for the rest: decoding and encoding again would turn empty
-        // objects into lists.
-        return $this->raw(sprintf(
-            '{"status":%s,"alerting":%s,"pending":%s}',
-            $counters,
-            $this->monitor->json('alerting'),
-            $this->monitor->json('pending_alerts')
-        ));
+        // The engine's own JSON: decoding and encoding again would turn empty objects into lists.
+        return $this->raw($this->monitor->json('alerts_report'));
     }
 
     private function page(Request $request, string $what): HttpResponse

@@ -1207,6 +1207,9 @@ impl Store for SqliteStore {
 
     fn set_mute(&self, target: &str, until: Option<DateTime<Utc>>) -> Result<(), StoreError> {
         let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        // Mutes that ran out go here, so reading them stays a read.
+        c.prepare_cached("DELETE FROM mutes WHERE until <= ?1")?
+            .execute([ms(Utc::now())])?;
         match until {
             Some(t) => c
                 .prepare_cached("INSERT OR REPLACE INTO mutes (target, until) VALUES (?1, ?2)")?
@@ -1219,12 +1222,11 @@ impl Store for SqliteStore {
     }
 
     fn mutes(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
-        c.prepare_cached("DELETE FROM mutes WHERE until <= ?1")?
-            .execute([ms(now)])?;
-        let mut stmt = c.prepare_cached("SELECT target, until FROM mutes ORDER BY target")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, from_ms(r.get(1)?))))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.reader(|c| {
+            let mut stmt = c.prepare_cached("SELECT target, until FROM mutes WHERE until > ?1 ORDER BY target")?;
+            let rows = stmt.query_map([ms(now)], |r| Ok((r.get(0)?, from_ms(r.get(1)?))))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 
     fn outbox_put(&self, key: &str, notifier: &str, alert: &str) -> Result<(), StoreError> {

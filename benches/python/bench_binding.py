@@ -88,28 +88,37 @@ def bench_django() -> None:
 
 
 def status_page(request: object) -> object:
-    """The status page of examples/django (an HTML table of every check)."""
+    """The status page of examples/django (an HTML table of every check), built the same way."""
+    from html import escape
+
     from django.http import HttpResponse
     from django.utils.html import format_html, format_html_join
+    from django.utils.safestring import mark_safe
 
     from upwatch.contrib.django import get_monitor
 
+    def row(c: dict) -> str:  # type: ignore[type-arg]
+        state = c["status"] or "unknown"
+        last = c.get("last_result")
+        took = f"{last['duration_ms']:.0f} ms" if last else ""
+        return (
+            f"<tr class='{state}'><td>{escape(c['check'])}</td><td>{escape(c.get('service', ''))}</td>"
+            f"<td>{state}</td><td>{took}</td></tr>"
+        )
+
     status = get_monitor().status()
-    rows = format_html_join(
-        "\n",
-        "<tr class='{}'><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                c["status"] or "unknown",
-                c["check"],
-                c.get("service", ""),
-                c["status"] or "unknown",
-                f"{c['last_result']['duration_ms']:.0f} ms" if "last_result" in c else "",
-            )
-            for c in status["checks"]
-        ),
+    rows = mark_safe("\n".join(row(c) for c in status["checks"]))
+    services = format_html_join(
+        ", ", "{}: {}", ((s["service"], s["status"] or "unknown") for s in status["services"])
     )
-    return HttpResponse(format_html("<table><tr><th>check</th></tr>\n{}\n</table>", rows))
+    return HttpResponse(
+        format_html(
+            "<!doctype html><title>status</title><h1>Status</h1><p>{}</p>"
+            "<table><tr><th>check</th><th>service</th><th>status</th><th>last</th></tr>\n{}\n</table>",
+            services,
+            rows,
+        )
+    )
 
 
 def _urls() -> list:  # type: ignore[type-arg]

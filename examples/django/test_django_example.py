@@ -207,6 +207,10 @@ def test_the_status_page_renders(staff: Client) -> None:
     r = Client().get("/status")
     html = r.content.decode()
     assert r.status_code == 200 and "<td>home</td>" in html and "site: up" in html
+    # Names and services are the application's text: escaped in the page.
+    get_monitor().register({"name": "<b>x</b>", "kind": "push", "interval": "1h", "service": "a&b"})
+    html = Client().get("/status").content.decode()
+    assert "<td>&lt;b&gt;x&lt;/b&gt;</td><td>a&amp;b</td>" in html and "<b>x</b>" not in html
 
 
 def test_management_commands() -> None:

@@ -303,25 +303,6 @@ macro_rules! wait {
     }};
 }
 
-/// A host snapshot no older than `max_age`, sampled on the calling thread when it must be.
-fn host_here(m: &Embedded, max_age: Duration) -> Result<monitor_core::host::HostSnapshot, EmbedError> {
-    let monitor = m.monitor()?;
-    // The sampler runs here, outside the runtime: a panic in it stays on this side of the FFI.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        futures::executor::block_on(monitor.sample_host(max_age))
-    }))
-    .map_err(|p| EmbedError::Panic(panic_text(&p)))?
-    .map_err(EmbedError::from)
-}
-
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
-        (Some(s), _) => (*s).to_string(),
-        (_, Some(s)) => s.clone(),
-        _ => "a panic".to_string(),
-    }
-}
-
 /// The engine handle behind `upwatch.Monitor`.
 #[pyclass(name = "Monitor", module = "upwatch._upwatch", frozen)]
 struct PyMonitor {
@@ -489,7 +470,7 @@ impl PyMonitor {
     fn host<'py>(&self, py: Python<'py>, fresh: bool) -> PyResult<Bound<'py, PyAny>> {
         let max_age = if fresh { Duration::ZERO } else { Duration::from_secs(1) };
         let m = &self.inner;
-        let snapshot = py.detach(|| host_here(m, max_age)).map_err(py_err)?;
+        let snapshot = py.detach(|| m.host_here(max_age)).map_err(py_err)?;
         to_py(py, &snapshot)
     }
 

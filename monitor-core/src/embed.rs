@@ -1206,6 +1206,25 @@ impl Embedded {
         Ok(latest.filter(|h| (Utc::now() - h.at).to_std().unwrap_or_default() <= max_age))
     }
 
+    /// A host snapshot no older than `max_age`, sampled on the calling thread when it must be
+    /// (blocking, for bindings that call from a thread of their own, without the GIL or from
+    /// C): the trip to the runtime and back through a blocking thread costs about as much as
+    /// a sample. A panic in the sampler is an [`EmbedError::Panic`].
+    ///
+    /// ```
+    /// let e = monitor_core::Embedded::from_json(r#"{"host_interval": "off"}"#).unwrap();
+    /// let h = e.host_here(std::time::Duration::ZERO).unwrap();
+    /// assert!(h.memory.total > 0);
+    /// ```
+    pub fn host_here(&self, max_age: Duration) -> Result<HostSnapshot, EmbedError> {
+        let monitor = self.monitor()?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(monitor.sample_host(max_age))
+        }))
+        .map_err(|p| EmbedError::Panic(crate::checks::panic_message(&p)))?
+        .map_err(EmbedError::from)
+    }
+
     /// A host snapshot sampled now, whatever the age of the latest one (what a benchmark
     /// against psutil's full snapshot measures).
     pub async fn host_now(&self) -> Result<HostSnapshot, EmbedError> {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import upwatch
@@ -87,42 +88,12 @@ def bench_django() -> None:
     report("django_html_status_view_1000_checks", lambda: c.get("/status-page"))
 
 
-def status_page(request: object) -> object:
-    """The status page of examples/django (an HTML table of every check), built the same way."""
-    from html import escape
-
-    from django.http import HttpResponse
-    from django.utils.html import format_html, format_html_join
-    from django.utils.safestring import mark_safe
-
-    from upwatch.contrib.django import get_monitor
-
-    def row(c: dict) -> str:  # type: ignore[type-arg]
-        state = c["status"] or "unknown"
-        last = c.get("last_result")
-        took = f"{last['duration_ms']:.0f} ms" if last else ""
-        return (
-            f"<tr class='{state}'><td>{escape(c['check'])}</td><td>{escape(c.get('service', ''))}</td>"
-            f"<td>{state}</td><td>{took}</td></tr>"
-        )
-
-    status = get_monitor().status()
-    rows = mark_safe("\n".join(row(c) for c in status["checks"]))
-    services = format_html_join(
-        ", ", "{}: {}", ((s["service"], s["status"] or "unknown") for s in status["services"])
-    )
-    return HttpResponse(
-        format_html(
-            "<!doctype html><title>status</title><h1>Status</h1><p>{}</p>"
-            "<table><tr><th>check</th><th>service</th><th>status</th><th>last</th></tr>\n{}\n</table>",
-            services,
-            rows,
-        )
-    )
-
-
 def _urls() -> list:  # type: ignore[type-arg]
     from django.urls import include, path
+
+    # The example project's own status page (examples/django/mysite/views.py), not a copy.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "django"))
+    from mysite.views import status_page
 
     return [path("upwatch/", include("upwatch.contrib.django.urls")), path("status-page", status_page)]
 

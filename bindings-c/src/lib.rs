@@ -19,7 +19,6 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use monitor_core::alerts::pull::PulledAlerts;
-use monitor_core::alerts::rules::NotifierKind;
 use monitor_core::checks::callable::{callable, CallableFn};
 use monitor_core::embed::{self, EmbedError, Embedded, ErrorCode, EventStream, Listener};
 use monitor_core::spec::Problem;
@@ -327,6 +326,11 @@ fn opt_text<'a>(p: *const c_char, arg: &str) -> Result<Option<&'a str>, Fail> {
 }
 
 /// An optional JSON argument (NULL: `null`).
+/// A JSON argument that must be there (NULL is UPWATCH_NULL_ARGUMENT).
+fn json_required(p: *const c_char, arg: &str) -> Result<Value, Fail> {
+    serde_json::from_str(text(p, arg)?).map_err(|e| Fail::json(arg, e))
+}
+
 fn json_arg(p: *const c_char, arg: &str) -> Result<Value, Fail> {
     match opt_text(p, arg)? {
         None => Ok(Value::Null),
@@ -402,11 +406,6 @@ unsafe impl Sync for UserData {}
 // Callable notifiers, pull-based
 
 // The queue itself is monitor-core's (`alerts::pull`): this library hands it to C.
-
-/// Whether a notifier spec is of kind `callable` (the core validates the rest).
-fn is_callable(spec: &Value) -> bool {
-    spec.get("kind").and_then(Value::as_str).map(str::trim) == Some(NotifierKind::Callable.as_str())
-}
 
 // ---------------------------------------------------------------------------------------
 // Errors, strings
@@ -504,11 +503,7 @@ pub extern "C" fn upwatch_test_panic() -> upwatch_result {
 fn adopt(engine: Embedded, out: *mut *mut upwatch_monitor) -> Result<(), Fail> {
     let alerts = Arc::new(PulledAlerts::default());
     // The config's callable notifiers are served by the program through upwatch_next_alert.
-    for n in &engine.config().spec.notifiers {
-        if n.kind == NotifierKind::Callable {
-            engine.set_notifier_function(&n.name, alerts.function(&n.name))?;
-        }
-    }
+    engine.pull_callable_notifiers(&alerts)?;
     let handle = Arc::new(Handle {
         engine,
         queue: Mutex::new(None),
@@ -607,8 +602,7 @@ pub extern "C" fn upwatch_free(m: *mut upwatch_monitor) -> upwatch_result {
 pub extern "C" fn upwatch_register(m: *mut upwatch_monitor, spec_json: *const c_char) -> upwatch_result {
     guard(|| {
         let h = handle(m)?;
-        text(spec_json, "spec_json")?;
-        match json_arg(spec_json, "spec_json")? {
+        match json_required(spec_json, "spec_json")? {
             Value::Array(list) => h.engine.wait(h.engine.register_many(list))?,
             spec => h.engine.wait(h.engine.register(spec, None))?,
         }
@@ -628,8 +622,7 @@ pub extern "C" fn upwatch_register_callable(
 ) -> upwatch_result {
     guard(|| {
         let h = handle(m)?;
-        text(spec_json, "spec_json")?;
-        let spec = json_arg(spec_json, "spec_json")?;
+        let spec = json_required(spec_json, "spec_json")?;
         let Some(f) = check else {
             return Err(Fail::null("check"));
         };
@@ -667,8 +660,7 @@ pub extern "C" fn upwatch_register_callable(
 pub extern "C" fn upwatch_update(m: *mut upwatch_monitor, spec_json: *const c_char) -> upwatch_result {
     guard(|| {
         let h = handle(m)?;
-        text(spec_json, "spec_json")?;
-        let spec = json_arg(spec_json, "spec_json")?;
+        let spec = json_required(spec_json, "spec_json")?;
         h.engine.wait(h.engine.update(spec, None))?;
         Ok(())
     })
@@ -897,13 +889,8 @@ fn put_bool(out: *mut bool, value: bool) {
 pub extern "C" fn upwatch_add_notifier(m: *mut upwatch_monitor, spec_json: *const c_char) -> upwatch_result {
     guard(|| {
         let h = handle(m)?;
-        text(spec_json, "spec_json")?;
-        let spec = json_arg(spec_json, "spec_json")?;
-        let function = is_callable(&spec).then(|| {
-            let name = spec.get("name").and_then(Value::as_str).unwrap_or_default();
-            h.alerts.function(name)
-        });
-        Ok(h.engine.add_notifier(spec, function)?)
+        let spec = json_required(spec_json, "spec_json")?;
+        Ok(h.engine.add_pulled_notifier(spec, &h.alerts)?)
     })
 }
 
@@ -930,8 +917,7 @@ pub extern "C" fn upwatch_remove_notifier(
 pub extern "C" fn upwatch_add_alert(m: *mut upwatch_monitor, rule_json: *const c_char) -> upwatch_result {
     guard(|| {
         let h = handle(m)?;
-        text(rule_json, "rule_json")?;
-        Ok(h.engine.add_alert(json_arg(rule_json, "rule_json")?)?)
+        Ok(h.engine.add_alert(json_required(rule_json, "rule_json")?)?)
     })
 }
 
@@ -958,8 +944,7 @@ pub extern "C" fn upwatch_remove_alert(
 pub extern "C" fn upwatch_add_maintenance(m: *mut upwatch_monitor, window_json: *const c_char) -> upwatch_result {
     guard(|| {
         let h = handle(m)?;
-        text(window_json, "window_json")?;
-        Ok(h.engine.add_maintenance(json_arg(window_json, "window_json")?)?)
+        Ok(h.engine.add_maintenance(json_required(window_json, "window_json")?)?)
     })
 }
 

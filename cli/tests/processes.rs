@@ -3,9 +3,9 @@
 //! every check keeps running once per interval, with no double runs.
 
 mod common;
-use common::agent;
+use common::{agent, agent_with};
 use monitor_core::store::{HistoryQuery, SqliteStore, Store};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 use tempfile::TempDir;
 use upwatch_testbed::Testbed;
@@ -43,7 +43,9 @@ async fn four_agents_one_scheduler_and_a_takeover_after_sigkill() {
     agents[first].kill().unwrap(); // SIGKILL
     agents[first].wait().unwrap();
 
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    // Long enough after the takeover (up to the lease plus a renewal) for several intervals
+    // even on a loaded machine: the checks below want 9 runs in all.
+    tokio::time::sleep(Duration::from_secs(10)).await;
     let after: Vec<usize> = (0..4).filter(|i| *i != first && ran_checks(&outs[*i])).collect();
     let tails: Vec<String> = outs
         .iter()
@@ -120,20 +122,7 @@ async fn a_writer_killed_again_and_again_never_loses_committed_results() {
     let mut committed = 0;
     for round in 0..10u64 {
         let out = dir.path().join(format!("round{round}.jsonl"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_upwatch"))
-            .args([
-                "run",
-                spec.to_str().unwrap(),
-                "--json",
-                "--db",
-                db.to_str().unwrap(),
-                "--lease",
-                "500ms",
-            ])
-            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = agent_with(&spec, &db, &out, "500ms", &[]);
         // The first kill lands while the file is created and migrated; later ones while batches are written.
         let ms = if round == 0 { 40 } else { 900 + (round * 337) % 1200 };
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -169,21 +158,14 @@ async fn a_writer_killed_during_retention_leaves_a_sound_file() {
     let db = dir.path().join("retention.db");
     for round in 0..8u64 {
         // Raw results older than 1s are deleted every 100 ms: retention runs all the time.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_upwatch"))
-            .args([
-                "run",
-                spec.to_str().unwrap(),
-                "--json",
-                "--db",
-                db.to_str().unwrap(),
-                "--lease",
-                "500ms",
-            ])
-            .args(["--keep-raw", "1s", "--retention-every", "100ms"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let out = dir.path().join(format!("round{round}.jsonl"));
+        let mut child = agent_with(
+            &spec,
+            &db,
+            &out,
+            "500ms",
+            &["--keep-raw", "1s", "--retention-every", "100ms"],
+        );
         tokio::time::sleep(Duration::from_millis(1_500 + (round * 211) % 700)).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();

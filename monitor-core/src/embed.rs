@@ -25,7 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::alerts::deliver::NotifierFn;
-use crate::alerts::rules::{AlertRule, MaintenanceWindow, NotifierSpec};
+use crate::alerts::pull::PulledAlerts;
+use crate::alerts::rules::{AlertRule, MaintenanceWindow, NotifierKind, NotifierSpec};
 use crate::bus::{Delivery, Event, EventKind, Filter, Subscription};
 use crate::checks::callable::CallableFn;
 use crate::host::HostSnapshot;
@@ -930,8 +931,40 @@ impl Embedded {
     /// assert_eq!(e.alerting().unwrap().notifiers.len(), 2);
     /// ```
     pub fn add_notifier(&self, spec: Value, function: Option<NotifierFn>) -> Result<(), EmbedError> {
+        self.add_parsed_notifier(NotifierSpec::from_value(spec)?, function)
+    }
+
+    /// Adds a notifier for a host program without callbacks (C, PHP): a `callable` one is
+    /// served by polling `pulled` ([`PulledAlerts::next`] and [`PulledAlerts::done`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_core::alerts::pull::PulledAlerts;
+    /// let e = monitor_core::Embedded::from_json("").unwrap();
+    /// let pulled = Arc::new(PulledAlerts::default());
+    /// e.add_pulled_notifier(serde_json::json!({"name": "page", "kind": "callable"}), &pulled).unwrap();
+    /// e.add_pulled_notifier(serde_json::json!({"name": "ops", "kind": "webhook", "url": "https://hooks.example.com/x"}), &pulled).unwrap();
+    /// assert_eq!(e.alerting().unwrap().notifiers.iter().filter(|n| n.function).count(), 1);
+    /// ```
+    pub fn add_pulled_notifier(&self, spec: Value, pulled: &Arc<PulledAlerts>) -> Result<(), EmbedError> {
         let spec = NotifierSpec::from_value(spec)?;
-        let callable = spec.kind == crate::alerts::rules::NotifierKind::Callable;
+        let function = (spec.kind == NotifierKind::Callable).then(|| pulled.function(&spec.name));
+        self.add_parsed_notifier(spec, function)
+    }
+
+    /// Has the config's `callable` notifiers served by polling `pulled` (as
+    /// [`Embedded::add_pulled_notifier`] does for those added later).
+    pub fn pull_callable_notifiers(&self, pulled: &Arc<PulledAlerts>) -> Result<(), EmbedError> {
+        for n in &self.config().spec.notifiers {
+            if n.kind == NotifierKind::Callable {
+                self.set_notifier_function(&n.name, pulled.function(&n.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_parsed_notifier(&self, spec: NotifierSpec, function: Option<NotifierFn>) -> Result<(), EmbedError> {
+        let callable = spec.kind == NotifierKind::Callable;
         if callable && function.is_none() {
             return Err(EmbedError::invalid("fn", "a callable notifier needs its function"));
         }
@@ -982,7 +1015,7 @@ impl Embedded {
         let Some((spec, slot)) = setup.notifiers.get_mut(name) else {
             return Err(EmbedError::invalid("name", format!("{name:?} is not a notifier")));
         };
-        if spec.kind != crate::alerts::rules::NotifierKind::Callable {
+        if spec.kind != NotifierKind::Callable {
             return Err(EmbedError::invalid(
                 "name",
                 format!(

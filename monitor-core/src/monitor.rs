@@ -254,15 +254,7 @@ impl MonitorBuilder {
             store.clone(),
         ));
         // Mutes kept in the store (asked of any process on it) hold from the start.
-        match store.mutes(Utc::now()) {
-            Ok(mutes) => {
-                for (target, until) in mutes {
-                    let left = (until - Utc::now()).to_std().unwrap_or_default();
-                    alerting.mute(&target, Some(tokio::time::Instant::now() + left));
-                }
-            }
-            Err(e) => tracing::warn!("reading the mutes kept in the store failed: {e}"),
-        }
+        alerting.adopt_stored_mutes();
         Monitor {
             inner: Arc::new(Inner {
                 global: Arc::new(Semaphore::new(self.config.max_concurrency)),
@@ -442,7 +434,7 @@ impl Monitor {
         if self.inner.leadership.forwards() {
             crate::lease::forward(&self.inner, &command).await?;
             // Shown by this process's `alerting()` too.
-            self.inner.apply_mute(target, until);
+            self.inner.alerting.mute(target, until);
             return Ok(());
         }
         self.execute_here(command).await.map(|_| ())
@@ -831,7 +823,7 @@ impl Monitor {
                 .await
                 .map(|r| Reply::Results { results: vec![r] }),
             Command::Mute { target, until } => {
-                self.inner.apply_mute(&target, until);
+                self.inner.alerting.mute(&target, until);
                 // Kept in the store, so a process that takes the lease over, or this one after
                 // a restart, holds the same alerts back.
                 let store = self.inner.store.clone();
@@ -1581,27 +1573,12 @@ impl Inner {
         }
     }
 
-    /// Holds back (or stops holding back) alerts about `target` in this process's alert engine.
-    pub(crate) fn apply_mute(&self, target: &str, until: Option<DateTime<Utc>>) {
-        let until = until.map(|t| {
-            let left = (t - Utc::now()).to_std().unwrap_or_default();
-            tokio::time::Instant::now() + left
-        });
-        self.alerting.mute(target, until);
-    }
-
-    /// Adopts the mutes kept in the store (on start, and when this process takes the lease
-    /// over), so alerts another process was asked to hold back stay held.
+    /// Adopts the mutes kept in the store when this process takes the lease over, so alerts
+    /// another process was asked to hold back stay held.
     pub(crate) async fn load_mutes(&self) {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.mutes(Utc::now())).await {
-            Ok(Ok(mutes)) => {
-                for (target, until) in mutes {
-                    self.apply_mute(&target, Some(until));
-                }
-            }
-            Ok(Err(e)) => tracing::warn!("reading the mutes kept in the store failed: {e}"),
-            Err(e) => tracing::warn!("reading the mutes kept in the store panicked: {e}"),
+        let alerting = self.alerting.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || alerting.adopt_stored_mutes()).await {
+            tracing::warn!("reading the mutes kept in the store panicked: {e}");
         }
     }
 

@@ -208,7 +208,7 @@ final class LaravelTest extends TestCase
         ]);
         $this->app->make(ConsoleKernel::class)->call('upwatch:check');
         $monitor = $this->app->make(Monitor::class);
-        $page = $this->eventually(
+        $page = TestServer::eventually(
             fn () => json_decode($this->get('/upwatch/incidents?check=errors')->getContent(), true),
             fn ($p) => count($p['items'] ?? []) > 0
         );
@@ -261,18 +261,5 @@ final class LaravelTest extends TestCase
             $recorder->alerts[0]['rule'], $recorder->alerts[0]['check'], $recorder->alerts[0]['kind'],
         ]);
         $this->assertSame($recorder->alerts[0]['id'], $recorder->alerts[1]['id']);
-    }
-
-    /** Calls $get until $done accepts its value (history is written in batches). */
-    private function eventually(callable $get, callable $done)
-    {
-        for ($i = 0; $i < 500; $i++) {
-            $value = $get();
-            if ($done($value)) {
-                return $value;
-            }
-            usleep(10000);
-        }
-        return $value;
     }
 }

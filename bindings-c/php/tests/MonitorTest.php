@@ -89,7 +89,7 @@ final class MonitorTest extends TestCase
         // One of the service's two checks is down.
         $this->assertSame('degraded', array_column($status['services'], 'status', 'service')['api']);
 
-        $page = $this->eventually(fn () => $m->history(['check' => 'broken', 'since' => '1h']), fn ($p) => count($p['items']) > 0);
+        $page = TestServer::eventually(fn () => $m->history(['check' => 'broken', 'since' => '1h']), fn ($p) => count($p['items']) > 0);
         $this->assertSame('down', $page['items'][0]['status']);
         $this->assertArrayHasKey('next_cursor', $page);
         $this->assertNotEmpty($m->changes(['check' => ['broken', 'beat']])['items']);
@@ -310,7 +310,7 @@ final class MonitorTest extends TestCase
         $this->assertNotNull($failed);
         $this->assertStringContainsString('pager offline', $failed['error']);
         $this->assertFalse($failed['gave_up']);
-        $counters = $this->eventually(fn () => $m->status()['alerts'], fn ($a) => $a['delivered'] >= 1);
+        $counters = TestServer::eventually(fn () => $m->status()['alerts'], fn ($a) => $a['delivered'] >= 1);
         $this->assertGreaterThanOrEqual(1, $counters['attempts_failed']);
         $this->assertSame(0, $m->serveNotifiers(0));
 
@@ -320,7 +320,7 @@ final class MonitorTest extends TestCase
             $m->serveNotifiers(0.25);
         }
         $this->assertSame('resolved', $pager->alerts[2]['kind'] ?? null);
-        $page = $this->eventually(fn () => $m->incidents(['check' => 'beat']),
+        $page = TestServer::eventually(fn () => $m->incidents(['check' => 'beat']),
             fn ($p) => count($p['items']) === 1 && !$p['items'][0]['open']);
         $this->assertCount(1, $page['items']);
         $this->assertFalse($page['items'][0]['open']);
@@ -335,7 +335,7 @@ final class MonitorTest extends TestCase
         $this->assertSame('beat', $m->alerting()['mutes'][0]['target']);
         $held = $m->status()['alerts']['held'];
         $m->push('beat', false, 'muted');
-        $this->eventually(fn () => $m->status()['alerts']['held'], fn ($h) => $h > $held);
+        TestServer::eventually(fn () => $m->status()['alerts']['held'], fn ($h) => $h > $held);
         $this->assertGreaterThan($held, $m->status()['alerts']['held']);
         $this->assertSame(0, $m->serveNotifiers(0.3));
         $m->unmute('beat');
@@ -368,7 +368,7 @@ final class MonitorTest extends TestCase
         $next = $m->nextAlert('slow', 5000);
         $this->assertSame('slow', $next['notifier']);
         $this->assertSame('beat', $next['alert']['check']);
-        $this->eventually(fn () => $m->status()['alerts']['failed'], fn ($n) => $n >= 1);
+        TestServer::eventually(fn () => $m->status()['alerts']['failed'], fn ($n) => $n >= 1);
         $this->assertSame('timeout', $m->status()['alerts']['last_failure']['error']);
         try {
             $m->alertDone($next['delivery_id'], true);
@@ -420,7 +420,7 @@ final class MonitorTest extends TestCase
             'checks' => [['name' => 'beat', 'service' => 'jobs', 'kind' => 'push', 'interval' => '1h']]];
         $holder = $this->m = new Monitor($config);
         $holder->start();
-        $this->assertTrue($this->eventually(fn () => $holder->info()['runs_checks'], fn ($v) => $v));
+        $this->assertTrue(TestServer::eventually(fn () => $holder->info()['runs_checks'], fn ($v) => $v));
         $other = new Monitor($config);
         try {
             $other->start();
@@ -432,13 +432,13 @@ final class MonitorTest extends TestCase
             $this->assertSame('jobs', $holder->alerting()['mutes'][0]['target']);
             $down = $holder->push('beat', false, 'nightly job failed');
             $this->assertTrue($down['maintenance'] ?? false);
-            $stored = $this->eventually(fn () => $other->history(['check' => 'beat'])['items'], fn ($i) => count($i) === 1);
+            $stored = TestServer::eventually(fn () => $other->history(['check' => 'beat'])['items'], fn ($i) => count($i) === 1);
             $this->assertTrue($stored[0]['maintenance'] ?? false);
 
             // The service went down with its check: an incident of its own.
             $service = fn () => array_values(array_filter($other->incidents(['service' => 'jobs'])['items'],
                 fn ($i) => $i['scope'] === 'service'));
-            $open = $this->eventually($service, fn ($l) => count($l) === 1);
+            $open = TestServer::eventually($service, fn ($l) => count($l) === 1);
             $this->assertCount(1, $open);
             $this->assertTrue($open[0]['open']);
             $this->assertSame('beat', $open[0]['check']);
@@ -448,23 +448,11 @@ final class MonitorTest extends TestCase
             $this->assertSame([], $holder->alerting()['mutes']);
             $up = $holder->push('beat');
             $this->assertArrayNotHasKey('maintenance', $up);
-            $closed = $this->eventually($service, fn ($l) => count($l) === 1 && !$l[0]['open']);
+            $closed = TestServer::eventually($service, fn ($l) => count($l) === 1 && !$l[0]['open']);
             $this->assertFalse($closed[0]['open']);
             $this->assertSame(['down', 'up'], array_column($closed[0]['changes'], 'status'));
         } finally {
             $other->close();
         }
-    }
-
-    private function eventually(callable $get, callable $done)
-    {
-        for ($i = 0; $i < 500; $i++) {
-            $value = $get();
-            if ($done($value)) {
-                return $value;
-            }
-            usleep(10000);
-        }
-        return $value;
     }
 }

@@ -51,4 +51,20 @@ final class TestServer
         }
         @rmdir($dir);
     }
+
+    /**
+     * Calls $get until $done accepts its value (history is written in batches), for about
+     * five seconds; returns the last value either way, for the test's own assertion.
+     */
+    public static function eventually(callable $get, callable $done)
+    {
+        for ($i = 0; $i < 500; $i++) {
+            $value = $get();
+            if ($done($value)) {
+                return $value;
+            }
+            usleep(10000);
+        }
+        return $value;
+    }
 }

@@ -143,13 +143,33 @@ def _names(value: Names) -> Optional[List[str]]:
     return list(value)
 
 
-class CheckResult:
-    """One attempt's result. Attributes mirror the JSON shape; ``to_dict()`` returns it."""
+class _Shape:
+    """A JSON object from the engine behind attributes; ``get`` reads any field."""
 
     __slots__ = ("_d",)
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._d: Dict[str, Any] = dict(data)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._d.get(key, default)
+
+
+class _Value(_Shape):
+    """A shape compared by value (two equal JSON objects are equal; not hashable)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._d == self._d
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class CheckResult(_Value):
+    """One attempt's result. Attributes mirror the JSON shape; ``to_dict()`` returns it."""
+
+    __slots__ = ()
 
     @property
     def check(self) -> str:
@@ -217,23 +237,15 @@ class CheckResult:
     def to_dict(self) -> ResultDict:
         return dict(self._d)  # type: ignore[return-value]
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CheckResult) and other._d == self._d
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"CheckResult(check={self.check!r}, status={self.status!r}, duration_ms={self.duration_ms:.1f})"
 
 
-class Event:
+class Event(_Shape):
     """Something that happened: ``kind`` is ``check_failed``, ``service_status_changed``, ...
     Attributes mirror the JSON shape (missing ones are ``None``); ``to_dict()`` returns it."""
 
-    __slots__ = ("_d",)
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._d: Dict[str, Any] = dict(data)
+    __slots__ = ()
 
     @property
     def kind(self) -> str:
@@ -287,9 +299,6 @@ class Event:
             return Alert({k: v for k, v in self._d.items() if k != "event"})
         return None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._d.get(key, default)
-
     def to_dict(self) -> Dict[str, Any]:
         return dict(self._d)
 
@@ -297,14 +306,11 @@ class Event:
         return f"Event(kind={self.kind!r}, check={self.check!r}, status={self.status!r})"
 
 
-class Alert:
+class Alert(_Value):
     """An alert, as a notifier function receives it (and as ``alert_fired`` events carry it).
     Attributes mirror the JSON shape (missing ones are ``None``); ``to_dict()`` returns it."""
 
-    __slots__ = ("_d",)
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._d: Dict[str, Any] = dict(data)
+    __slots__ = ()
 
     @property
     def id(self) -> str:
@@ -381,16 +387,8 @@ class Alert:
         """CPU, memory and load of the machine running the check, for failure alerts."""
         return self._d.get("host")
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._d.get(key, default)
-
     def to_dict(self) -> AlertDict:
         return dict(self._d)  # type: ignore[return-value]
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Alert) and other._d == self._d
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Alert(rule={self.rule!r}, kind={self.kind!r}, check={self.check!r})"

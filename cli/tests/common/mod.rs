@@ -6,6 +6,12 @@ use std::process::{Child, Command, Stdio};
 /// `upwatch run <spec> --json --db <db> --lease 2s`, its events to `out` and its stderr
 /// beside it (`out` with the extension `err`).
 pub fn agent(spec: &Path, db: &Path, out: &Path) -> Child {
+    agent_with(spec, db, out, "2s", &[])
+}
+
+/// The same with another lease period and more arguments.
+#[allow(dead_code)] // each test binary compiles this module; not all of them call it
+pub fn agent_with(spec: &Path, db: &Path, out: &Path, lease: &str, more: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_upwatch"))
         .args([
             "run",
@@ -14,8 +20,9 @@ pub fn agent(spec: &Path, db: &Path, out: &Path) -> Child {
             "--db",
             db.to_str().unwrap(),
             "--lease",
-            "2s",
+            lease,
         ])
+        .args(more)
         .stdout(std::fs::File::create(out).map(Stdio::from).unwrap())
         .stderr(
             std::fs::File::create(out.with_extension("err"))

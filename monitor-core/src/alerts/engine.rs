@@ -359,7 +359,22 @@ impl Alerting {
         *guard = Arc::new(next);
     }
 
-    pub(crate) fn mute(&self, target: &str, until: Option<Instant>) {
+    /// Adopts the mutes kept in the store (asked of any process sharing it). Blocks on the store.
+    pub(crate) fn adopt_stored_mutes(&self) {
+        match self.store.mutes(Utc::now()) {
+            Ok(mutes) => {
+                for (target, until) in mutes {
+                    self.mute(&target, Some(until));
+                }
+            }
+            Err(e) => tracing::warn!("reading the mutes kept in the store failed: {e}"),
+        }
+    }
+
+    /// Holds back alerts about `target` until `until` (wall time: what the store keeps and
+    /// other processes send), or no longer (`None`).
+    pub(crate) fn mute(&self, target: &str, until: Option<DateTime<Utc>>) {
+        let until = until.map(|t| Instant::now() + (t - Utc::now()).to_std().unwrap_or_default());
         let mut mutes = self.mutes.lock().unwrap_or_else(|p| p.into_inner());
         match until {
             Some(t) => {

@@ -119,15 +119,43 @@ fn changes_by_check(
 
 /// Folds one check's changes (oldest first) into incidents, oldest first.
 fn fold(check: &str, changes: Vec<StatusChange>, now: DateTime<Utc>) -> Vec<Incident> {
+    fold_as(IncidentScope::Check, check, changes, now)
+}
+
+/// Folds one service's changes (oldest first) into incidents, oldest first: each becomes a
+/// change whose `check` is the check that moved the service. A change to no status (its
+/// checks are gone) ends an open incident, as a change to up does.
+fn fold_service(service: &str, changes: Vec<ServiceChange>, now: DateTime<Utc>) -> Vec<Incident> {
+    let changes = changes
+        .into_iter()
+        .map(|c| StatusChange {
+            check: c.cause.unwrap_or_default(),
+            service: Some(service.to_string()),
+            at: c.at,
+            previous: c.previous,
+            status: c.status.unwrap_or(Status::Up),
+            error: None,
+        })
+        .collect();
+    fold_as(IncidentScope::Service, service, changes, now)
+}
+
+/// An incident from each change to down until the next change to up; changes to degraded in
+/// between stay inside it.
+fn fold_as(scope: IncidentScope, name: &str, changes: Vec<StatusChange>, now: DateTime<Utc>) -> Vec<Incident> {
     let mut out = Vec::new();
     let mut open: Option<Incident> = None;
     for c in changes {
         match (&mut open, c.status) {
             (None, Status::Down) => {
+                let (id, check) = match scope {
+                    IncidentScope::Check => (Incident::id_of(name, c.at), name.to_string()),
+                    IncidentScope::Service => (Incident::service_id_of(name, c.at), c.check.clone()),
+                };
                 open = Some(Incident {
-                    id: Incident::id_of(check, c.at),
-                    scope: IncidentScope::Check,
-                    check: check.to_string(),
+                    id,
+                    scope,
+                    check,
                     service: c.service.clone(),
                     started: c.at,
                     ended: None,
@@ -151,57 +179,6 @@ fn fold(check: &str, changes: Vec<StatusChange>, now: DateTime<Utc>) -> Vec<Inci
                 }
                 i.changes.push(c);
             }
-        }
-    }
-    out.extend(open);
-    for i in &mut out {
-        let end = i.ended.unwrap_or(now);
-        i.duration_ms = (end - i.started).num_milliseconds().max(0) as f64;
-    }
-    out
-}
-
-/// Folds one service's changes (oldest first) into incidents, oldest first. A change to no
-/// status (its checks are gone) ends an open one, as a change to up does.
-fn fold_service(service: &str, changes: Vec<ServiceChange>, now: DateTime<Utc>) -> Vec<Incident> {
-    let mut out = Vec::new();
-    let mut open: Option<Incident> = None;
-    for c in changes {
-        let Some(status) = c.status.or(open.as_ref().map(|_| Status::Up)) else {
-            continue;
-        };
-        let change = StatusChange {
-            check: c.cause.clone().unwrap_or_default(),
-            service: Some(service.to_string()),
-            at: c.at,
-            previous: c.previous,
-            status,
-            error: None,
-        };
-        match (&mut open, status) {
-            (None, Status::Down) => {
-                open = Some(Incident {
-                    id: Incident::service_id_of(service, c.at),
-                    scope: IncidentScope::Service,
-                    check: change.check.clone(),
-                    service: Some(service.to_string()),
-                    started: c.at,
-                    ended: None,
-                    duration_ms: 0.0,
-                    open: true,
-                    first_error: None,
-                    last_error: None,
-                    changes: vec![change],
-                });
-            }
-            (None, _) => {}
-            (Some(i), Status::Up) => {
-                i.ended = Some(c.at);
-                i.open = false;
-                i.changes.push(change);
-                out.extend(open.take());
-            }
-            (Some(i), _) => i.changes.push(change),
         }
     }
     out.extend(open);
